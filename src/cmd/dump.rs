@@ -1,0 +1,46 @@
+//! `ipsec-doctor dump`: tcpdump-identical lines for IPsec traffic.
+
+use crate::print::packet::{Options, Printer};
+use crate::print::Out;
+use crate::source;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// Prints every frame of `path`; returns an error message naming the file and the damage, after
+/// printing everything before it.
+pub fn run(path: &Path, opts: Options, count: Option<u64>) -> Result<(), String> {
+    let name = path.display();
+    let mut reader = source::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let stdout = io::stdout();
+    let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut printer = Printer::new(opts);
+    let mut out = Out::new(opts.vflag, opts.eflag);
+    let mut n = 0u64;
+    let mut result = Ok(());
+    while count.is_none_or(|c| n < c) {
+        match reader.next_frame() {
+            None => break,
+            Some(Ok(frame)) => {
+                printer.print(&frame, &mut out);
+                n += 1;
+                let ok = w.write_all(out.as_str().as_bytes()).and_then(|_| w.write_all(b"\n"));
+                if let Err(e) = ok {
+                    if e.kind() == io::ErrorKind::BrokenPipe {
+                        return Ok(());
+                    }
+                    return Err(format!("writing output: {e}"));
+                }
+            }
+            Some(Err(e)) => {
+                result = Err(format!("{name}: {e} (after {n} packets)"));
+                break;
+            }
+        }
+    }
+    if let Err(e) = w.flush() {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(format!("writing output: {e}"));
+        }
+    }
+    result
+}

@@ -1,0 +1,3 @@
+//! The subcommands; `main` only parses flags and calls one of these.
+
+pub mod dump;

@@ -1,0 +1,10 @@
+//! ipsec-doctor: decode IPsec captures as tcpdump does and diagnose failed tunnels.
+//!
+//! Data flows one way: `source` → `wire` → (`print` | `track`) → `correlate` → `diagnose` → `report`.
+#![forbid(unsafe_code)]
+
+pub mod cmd;
+pub mod logs;
+pub mod print;
+pub mod source;
+pub mod wire;

@@ -1,0 +1,65 @@
+use clap::{ArgAction, Parser, Subcommand};
+use ipsec_doctor::cmd;
+use ipsec_doctor::print::packet::Options;
+use ipsec_doctor::print::time::TimeFormat;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ipsec-doctor", version, about = "Tells why an IPsec tunnel fails, from tcpdump captures and IKE logs")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print IKE, NAT-T, ESP and AH packets exactly as tcpdump 4.99.3 does
+    Dump {
+        /// Capture file (pcap or pcapng); `-` reads standard input
+        #[arg(short = 'r', value_name = "FILE")]
+        file: PathBuf,
+        /// Accepted for tcpdump compatibility: names are never resolved
+        #[arg(short = 'n', action = ArgAction::Count)]
+        numeric: u8,
+        /// More detail, up to -vvvv
+        #[arg(short = 'v', action = ArgAction::Count)]
+        verbose: u8,
+        /// Print the link-level header
+        #[arg(short = 'e')]
+        link: bool,
+        /// Number the packets
+        #[arg(short = '#')]
+        number: bool,
+        /// Stop after COUNT packets
+        #[arg(short = 'c', value_name = "COUNT")]
+        count: Option<u64>,
+        /// Timestamp format: -t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first
+        #[arg(short = 't', action = ArgAction::Count)]
+        time: u8,
+        /// tcpdump filter expressions are not supported without libpcap
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        filter: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Command::Dump { file, numeric: _, verbose, link, number, count, time, filter } => {
+            let filter: Vec<_> = filter.into_iter().filter(|f| f != "--").collect();
+            if !filter.is_empty() {
+                eprintln!("ipsec-doctor: filter expressions ({}) are not supported; dump prints every packet", filter.join(" "));
+                return ExitCode::from(2);
+            }
+            let opts = Options { vflag: verbose, eflag: link, number, time: TimeFormat::from_count(time) };
+            match cmd::dump::run(&file, opts, count) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ipsec-doctor: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
