@@ -6,3 +6,5 @@ pub mod checksum;
 pub mod ip_proto;
 pub mod isakmp;
 pub mod link;
+pub mod frag;
+pub mod packet;
