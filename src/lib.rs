@@ -7,4 +7,5 @@ pub mod cmd;
 pub mod logs;
 pub mod print;
 pub mod source;
+pub mod track;
 pub mod wire;

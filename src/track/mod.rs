@@ -1,0 +1,611 @@
+//! One capture's timeline: IKE messages, ESP flows per SPI, IP fragments, ICMP errors and plain
+//! traffic. Memory grows with the number of SAs, flows and IKE messages (each capped), not with
+//! the number of packets.
+
+use crate::source::Timestamp;
+use crate::wire::isakmp::{self, flags, payload_type, Header, NatD, Notify};
+use crate::wire::packet::{Decoded, Esp, IcmpKind, IpInfo, Quoted, UdpKind, L4};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+
+/// Caps on what one capture may make us hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub ike_messages: usize,
+    pub esp_flows: usize,
+    pub frag_datagrams: usize,
+    pub icmp: usize,
+    pub plain_flows: usize,
+    /// ESP packets kept per flow as evidence (first ones).
+    pub esp_samples: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            ike_messages: 100_000,
+            esp_flows: 65_536,
+            frag_datagrams: 16_384,
+            icmp: 10_000,
+            plain_flows: 4096,
+            esp_samples: 8,
+        }
+    }
+}
+
+/// One IKE message as seen in the capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct IkeMsg {
+    pub number: u64,
+    pub time: f64,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// On UDP 4500 after the non-ESP marker.
+    pub natt: bool,
+    #[serde(serialize_with = "hex8")]
+    pub ispi: [u8; 8],
+    #[serde(serialize_with = "hex8")]
+    pub rspi: [u8; 8],
+    pub major: u8,
+    pub exchange: u8,
+    pub flags: u8,
+    pub msgid: u32,
+    pub length: u32,
+    /// Payload types in order (capped).
+    pub payloads: Vec<u8>,
+    /// Notify types (cleartext ones only).
+    pub notifies: Vec<u16>,
+    #[serde(skip)]
+    pub natd: Vec<(Option<bool>, Vec<u8>)>,
+    /// IKEv2 SKF (number, total) or IKEv1 fragment (number, last as total=number).
+    pub ike_fragment: Option<(u16, u16)>,
+    /// Sent in IP fragments (this record is from the first fragment or the reassembled datagram).
+    pub ip_fragmented: bool,
+    /// Only the first IP fragment was available: `payloads` may be incomplete.
+    pub partial: bool,
+    #[serde(skip)]
+    pub ip_frag_id: Option<u32>,
+    /// Hash of the message's first bytes and length: equal at both ends of a path.
+    #[serde(skip)]
+    pub digest: u64,
+    /// Same digest already seen earlier in this capture.
+    pub retransmission: bool,
+}
+
+fn hex8<S: serde::Serializer>(v: &[u8; 8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex(v))
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl IkeMsg {
+    pub fn is_response(&self) -> bool {
+        if self.major >= 2 {
+            self.flags & flags::RESPONSE != 0
+        } else {
+            // IKEv1 has no response bit; the caller pairs by order. Main mode: messages from the
+            // responder carry a non-zero responder cookie from the first reply on.
+            false
+        }
+    }
+
+    pub fn is_v1_encrypted(&self) -> bool {
+        self.major == 1 && self.flags & flags::ENCRYPTION != 0
+    }
+
+    pub fn has_notify(&self, t: u16) -> bool {
+        self.notifies.contains(&t)
+    }
+
+    pub fn exchange_name(&self) -> String {
+        match isakmp::exchange_name(self.exchange) {
+            Some(n) => n.to_string(),
+            None => format!("exchange {}", self.exchange),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct FlowKey {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub spi: u32,
+    /// UDP ports when ESP is encapsulated in UDP.
+    pub udp: Option<(u16, u16)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EspSample {
+    pub number: u64,
+    pub time: f64,
+    pub seq: u32,
+    pub len: u32,
+}
+
+/// Size classes of ESP packets (IP total length), to see what size is lost.
+pub const SIZE_CLASSES: [u32; 4] = [576, 1280, 1400, 1500];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EspFlow {
+    pub key: FlowKey,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_time: f64,
+    pub last_time: f64,
+    pub first_number: u64,
+    pub seq_min: u32,
+    pub seq_max: u32,
+    /// Packets whose sequence number did not follow the previous one.
+    pub seq_jumps: u64,
+    pub max_len: u32,
+    /// Counts per size class: ≤576, ≤1280, ≤1400, ≤1500, larger.
+    pub by_size: [u64; 5],
+    pub samples: Vec<EspSample>,
+    #[serde(skip)]
+    last_seq: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IcmpRec {
+    pub number: u64,
+    pub time: f64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub kind: String,
+    pub mtu: Option<u32>,
+    pub about: Option<QuotedRec>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct QuotedRec {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+    pub spi: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct FragKey {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub id: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FragPiece {
+    pub number: u64,
+    pub time: f64,
+    pub offset: u32,
+    pub len: u32,
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FragDatagram {
+    pub key: FragKey,
+    pub pieces: Vec<FragPiece>,
+    /// Ports from the first fragment, when it was seen.
+    pub ports: Option<(u16, u16)>,
+    pub reassembled: bool,
+}
+
+impl FragDatagram {
+    pub fn has_first(&self) -> bool {
+        self.pieces.iter().any(|p| p.offset == 0)
+    }
+    pub fn has_last(&self) -> bool {
+        self.pieces.iter().any(|p| !p.more)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct PlainKey {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlainFlow {
+    pub key: PlainKey,
+    pub packets: u64,
+    pub first_number: u64,
+    pub first_time: f64,
+    pub last_time: f64,
+}
+
+/// Counts of things a limit made us drop: nothing is lost silently.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Dropped {
+    pub ike_messages: u64,
+    pub esp_flows: u64,
+    pub frag_datagrams: u64,
+    pub icmp: u64,
+    pub plain_flows: u64,
+}
+
+/// Everything one capture showed.
+#[derive(Debug, Default, Serialize)]
+pub struct Timeline {
+    pub packets: u64,
+    pub first_time: Option<f64>,
+    pub last_time: Option<f64>,
+    pub ike: Vec<IkeMsg>,
+    pub esp: Vec<EspFlow>,
+    pub icmp: Vec<IcmpRec>,
+    pub frags: Vec<FragDatagram>,
+    pub plain: Vec<PlainFlow>,
+    pub keepalives: u64,
+    pub dropped: Dropped,
+    /// Packets sent by each address with a TTL/hop limit as a sender sets it (64, 128, 255):
+    /// the capturing host's own addresses stand out.
+    #[serde(skip)]
+    pub fresh_ttl: HashMap<IpAddr, u64>,
+    #[serde(skip)]
+    limits: Limits,
+    #[serde(skip)]
+    esp_index: HashMap<FlowKey, usize>,
+    #[serde(skip)]
+    frag_index: HashMap<FragKey, usize>,
+    #[serde(skip)]
+    plain_index: HashMap<PlainKey, usize>,
+    #[serde(skip)]
+    digests: HashMap<u64, u32>,
+}
+
+fn secs(ts: Timestamp) -> f64 {
+    ts.as_f64()
+}
+
+fn digest(msg: &[u8], length: u32) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    msg[..msg.len().min(256)].hash(&mut h);
+    length.hash(&mut h);
+    h.finish()
+}
+
+impl Timeline {
+    pub fn new(limits: Limits) -> Timeline {
+        Timeline { limits, ..Default::default() }
+    }
+
+    fn lim(&self) -> Limits {
+        self.limits
+    }
+
+    /// Feeds one decoded packet (or reassembled datagram).
+    pub fn add(&mut self, d: &Decoded<'_>) {
+        let t = secs(d.ts);
+        if d.reassembled_from.is_none() {
+            self.packets += 1;
+            self.first_time.get_or_insert(t);
+            self.last_time = Some(t);
+            if matches!(d.ip.ttl, 64 | 128 | 255) {
+                *self.fresh_ttl.entry(d.ip.src).or_default() += 1;
+            }
+            if let Some(fr) = d.ip.fragment {
+                self.add_fragment(d, &d.ip, fr.offset, fr.more, fr.id, t);
+            }
+        }
+        match d.l4 {
+            L4::Udp { sport, dport, kind, .. } => match kind {
+                UdpKind::Ike { msg, natt } => self.add_ike(d, msg, natt, sport, dport, t),
+                UdpKind::Esp(e) => self.add_esp(d, e, Some((sport, dport)), t),
+                UdpKind::Keepalive => self.keepalives += 1,
+                UdpKind::Other => self.add_plain(d, t),
+            },
+            L4::Esp(e) => self.add_esp(d, e, None, t),
+            L4::Icmp { kind, quoted } => self.add_icmp(d, kind, quoted, t),
+            L4::Ah { .. } | L4::Fragment => {}
+            L4::Other => self.add_plain(d, t),
+        }
+    }
+
+    fn add_fragment(&mut self, d: &Decoded<'_>, ip: &IpInfo, offset: u32, more: bool, id: u32, t: f64) {
+        let key = FragKey { src: ip.src, dst: ip.dst, proto: ip.proto, id };
+        let idx = match self.frag_index.get(&key) {
+            Some(&i) => i,
+            None => {
+                if self.frags.len() >= self.lim().frag_datagrams {
+                    self.dropped.frag_datagrams += 1;
+                    return;
+                }
+                self.frags.push(FragDatagram { key, pieces: Vec::new(), ports: None, reassembled: false });
+                self.frag_index.insert(key, self.frags.len() - 1);
+                self.frags.len() - 1
+            }
+        };
+        let f = &mut self.frags[idx];
+        if let (0, L4::Udp { sport, dport, .. }) = (offset, d.l4) {
+            f.ports = Some((sport, dport));
+        }
+        if f.pieces.len() < 64 {
+            let hdr = if matches!(ip.src, IpAddr::V4(_)) { 20 } else { 48 };
+            f.pieces.push(FragPiece {
+                number: d.number,
+                time: t,
+                offset,
+                len: ip.total_len.saturating_sub(hdr),
+                more,
+            });
+        }
+    }
+
+    fn add_ike(&mut self, d: &Decoded<'_>, msg: &[u8], natt: bool, sport: u16, dport: u16, t: f64) {
+        let Ok(h) = Header::new_checked(msg) else { return };
+        let partial = d.ip.fragment.is_some() && d.reassembled_from.is_none();
+        let mut m = IkeMsg {
+            number: d.number,
+            time: t,
+            src: SocketAddr::new(d.ip.src, sport),
+            dst: SocketAddr::new(d.ip.dst, dport),
+            natt,
+            ispi: h.initiator_spi(),
+            rspi: h.responder_spi(),
+            major: h.major_version(),
+            exchange: h.exchange_type(),
+            flags: h.flags(),
+            msgid: h.message_id(),
+            length: h.length(),
+            payloads: Vec::new(),
+            notifies: Vec::new(),
+            natd: Vec::new(),
+            ike_fragment: None,
+            ip_fragmented: d.ip.fragment.is_some() || d.reassembled_from.is_some(),
+            partial,
+            ip_frag_id: d.ip.fragment.map(|f| f.id),
+            digest: digest(msg, h.length()),
+            retransmission: false,
+        };
+        let encrypted_v1 = m.is_v1_encrypted();
+        if !encrypted_v1 {
+            for p in h.payloads().take(32) {
+                let Ok(p) = p else { break };
+                m.payloads.push(p.kind);
+                match p.kind {
+                    payload_type::NOTIFY | payload_type::V2_NOTIFY => {
+                        if let Some(n) = Notify::parse(p.body, m.major) {
+                            m.notifies.push(n.notify_type);
+                        }
+                        if let Some(nd) = NatD::from_payload(&p, m.major) {
+                            m.natd.push((nd.source, nd.hash.to_vec()));
+                        }
+                    }
+                    payload_type::NAT_D | payload_type::NAT_D_DRAFT => {
+                        if let Some(nd) = NatD::from_payload(&p, m.major) {
+                            m.natd.push((nd.source, nd.hash.to_vec()));
+                        }
+                    }
+                    payload_type::V2_SKF | payload_type::V2_SK => {
+                        if let Some(e) = isakmp::Encrypted::from_payload(&p) {
+                            if p.kind == payload_type::V2_SKF {
+                                m.ike_fragment = Some((e.fragment_number, e.total_fragments));
+                            }
+                        }
+                    }
+                    payload_type::V1_FRAGMENT => {
+                        if let Some(f) = isakmp::V1Fragment::parse(p.body) {
+                            let n = f.number as u16;
+                            m.ike_fragment = Some((n, if f.last { n } else { 0 }));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if d.reassembled_from.is_some() {
+            // Replace the record made from the first fragment of this datagram.
+            if let Some(prev) = self.ike.iter_mut().rev().take(64).find(|p| {
+                p.partial && p.ip_frag_id == m.ip_frag_id.or(p.ip_frag_id) && p.src == m.src && p.ispi == m.ispi
+            }) {
+                m.number = prev.number;
+                m.time = prev.time;
+                m.retransmission = prev.retransmission;
+                *prev = m;
+                return;
+            }
+            m.partial = false;
+        }
+        let seen = self.digests.entry(m.digest).or_insert(0);
+        m.retransmission = *seen > 0;
+        *seen += 1;
+        if self.ike.len() >= self.lim().ike_messages {
+            self.dropped.ike_messages += 1;
+            return;
+        }
+        self.ike.push(m);
+    }
+
+    fn add_esp(&mut self, d: &Decoded<'_>, e: Esp, udp: Option<(u16, u16)>, t: f64) {
+        if d.reassembled_from.is_some() {
+            return; // counted as its fragments
+        }
+        let key = FlowKey { src: d.ip.src, dst: d.ip.dst, spi: e.spi, udp };
+        let idx = match self.esp_index.get(&key) {
+            Some(&i) => i,
+            None => {
+                if self.esp.len() >= self.lim().esp_flows {
+                    self.dropped.esp_flows += 1;
+                    return;
+                }
+                self.esp.push(EspFlow {
+                    key,
+                    packets: 0,
+                    bytes: 0,
+                    first_time: t,
+                    last_time: t,
+                    first_number: d.number,
+                    seq_min: e.seq,
+                    seq_max: e.seq,
+                    seq_jumps: 0,
+                    max_len: 0,
+                    by_size: [0; 5],
+                    samples: Vec::new(),
+                    last_seq: e.seq.wrapping_sub(1),
+                });
+                self.esp_index.insert(key, self.esp.len() - 1);
+                self.esp.len() - 1
+            }
+        };
+        let samples = self.lim().esp_samples;
+        let f = &mut self.esp[idx];
+        let len = d.ip.total_len;
+        f.packets += 1;
+        f.bytes += len as u64;
+        f.last_time = t;
+        f.seq_min = f.seq_min.min(e.seq);
+        f.seq_max = f.seq_max.max(e.seq);
+        if e.seq != f.last_seq.wrapping_add(1) {
+            f.seq_jumps += 1;
+        }
+        f.last_seq = e.seq;
+        f.max_len = f.max_len.max(len);
+        let class = SIZE_CLASSES.iter().position(|&c| len <= c).unwrap_or(4);
+        f.by_size[class] += 1;
+        if f.samples.len() < samples {
+            f.samples.push(EspSample { number: d.number, time: t, seq: e.seq, len });
+        }
+    }
+
+    fn add_icmp(&mut self, d: &Decoded<'_>, kind: IcmpKind, q: Option<Quoted>, t: f64) {
+        if matches!(kind, IcmpKind::Other { .. }) {
+            self.add_plain(d, t);
+            return;
+        }
+        if self.icmp.len() >= self.lim().icmp {
+            self.dropped.icmp += 1;
+            return;
+        }
+        let (name, mtu) = match kind {
+            IcmpKind::PortUnreachable => ("port unreachable", None),
+            IcmpKind::HostUnreachable => ("unreachable", None),
+            IcmpKind::FragNeeded { mtu } => ("fragmentation needed", Some(mtu)),
+            IcmpKind::TimeExceeded => ("time exceeded", None),
+            IcmpKind::Other { .. } => ("other", None),
+        };
+        self.icmp.push(IcmpRec {
+            number: d.number,
+            time: t,
+            src: d.ip.src,
+            dst: d.ip.dst,
+            kind: name.into(),
+            mtu,
+            about: q.map(|q| QuotedRec {
+                src: q.src,
+                dst: q.dst,
+                proto: q.proto,
+                sport: q.sport,
+                dport: q.dport,
+                spi: q.spi,
+            }),
+        });
+    }
+
+    fn add_plain(&mut self, d: &Decoded<'_>, t: f64) {
+        if d.reassembled_from.is_some() {
+            return;
+        }
+        let key = PlainKey { src: d.ip.src, dst: d.ip.dst, proto: d.ip.proto };
+        match self.plain_index.get(&key) {
+            Some(&i) => {
+                let p = &mut self.plain[i];
+                p.packets += 1;
+                p.last_time = t;
+            }
+            None => {
+                if self.plain.len() >= self.lim().plain_flows {
+                    self.dropped.plain_flows += 1;
+                    return;
+                }
+                self.plain.push(PlainFlow { key, packets: 1, first_number: d.number, first_time: t, last_time: t });
+                self.plain_index.insert(key, self.plain.len() - 1);
+            }
+        }
+        // ICMP echo between inner hosts is what an internal-interface capture shows.
+    }
+
+    /// Addresses this capture was most likely taken on (sent with a fresh TTL), most first.
+    pub fn local_addrs(&self) -> Vec<IpAddr> {
+        let mut v: Vec<(IpAddr, u64)> = self.fresh_ttl.iter().map(|(a, n)| (*a, *n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().map(|(a, _)| a).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::packet::Fragment;
+    use std::net::Ipv4Addr;
+
+    fn ip(src: [u8; 4], dst: [u8; 4], proto: u8, len: u32) -> IpInfo {
+        IpInfo {
+            src: Ipv4Addr::from(src).into(),
+            dst: Ipv4Addr::from(dst).into(),
+            ttl: 64,
+            proto,
+            total_len: len,
+            dont_fragment: false,
+            fragment: None,
+        }
+    }
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp { sec: s, nsec: 0 }
+    }
+
+    #[test]
+    fn esp_flow_counts_sizes_and_gaps() {
+        let mut tl = Timeline::new(Limits::default());
+        for (n, (seq, len)) in [(1u32, 100u32), (2, 1450), (4, 1450)].iter().enumerate() {
+            let d = Decoded {
+                ts: ts(n as i64),
+                number: n as u64 + 1,
+                ip: ip([192, 0, 2, 1], [198, 51, 100, 2], 50, *len),
+                l4: L4::Esp(Esp { spi: 0xaa, seq: *seq }),
+                reassembled_from: None,
+            };
+            tl.add(&d);
+        }
+        assert_eq!(tl.esp.len(), 1);
+        let f = &tl.esp[0];
+        assert_eq!((f.packets, f.seq_min, f.seq_max, f.seq_jumps), (3, 1, 4, 1));
+        assert_eq!(f.by_size, [1, 0, 0, 2, 0]);
+    }
+
+    #[test]
+    fn ike_retransmission_and_fragments() {
+        let mut msg = vec![0u8; 28];
+        msg[0..8].copy_from_slice(&[1; 8]);
+        msg[17] = 0x20;
+        msg[18] = 34;
+        msg[19] = 0x08;
+        msg[24..28].copy_from_slice(&28u32.to_be_bytes());
+        let mut tl = Timeline::new(Limits::default());
+        for n in 1..=2 {
+            let mut i = ip([192, 0, 2, 1], [198, 51, 100, 2], 17, 56);
+            if n == 2 {
+                i.fragment = Some(Fragment { offset: 0, more: true, id: 7 });
+            }
+            tl.add(&Decoded {
+                ts: ts(n),
+                number: n as u64,
+                ip: i,
+                l4: L4::Udp { sport: 500, dport: 500, len: 36, kind: UdpKind::Ike { msg: &msg, natt: false } },
+                reassembled_from: None,
+            });
+        }
+        assert_eq!(tl.ike.len(), 2);
+        assert!(!tl.ike[0].retransmission);
+        assert!(tl.ike[1].retransmission && tl.ike[1].partial && tl.ike[1].ip_fragmented);
+        assert_eq!(tl.frags.len(), 1);
+        assert!(tl.frags[0].has_first() && !tl.frags[0].has_last());
+    }
+}
