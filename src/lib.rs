@@ -4,8 +4,12 @@
 #![forbid(unsafe_code)]
 
 pub mod cmd;
+pub mod correlate;
+pub mod diagnose;
+pub mod inputs;
 pub mod logs;
 pub mod print;
+pub mod report;
 pub mod source;
 pub mod track;
 pub mod wire;

@@ -14,6 +14,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Say why a tunnel fails, from both gateways' captures and logs (files or folders)
+    Diagnose {
+        /// Capture files (pcap, pcapng), IKE daemon logs, or folders holding them
+        #[arg(required_unless_present = "side")]
+        paths: Vec<PathBuf>,
+        /// Name a gateway's files explicitly: NAME=FILE,FILE
+        #[arg(long = "side", value_name = "NAME=FILE,FILE")]
+        side: Vec<String>,
+        /// Print the JSON report
+        #[arg(long)]
+        json: bool,
+        /// Add a side-by-side timeline of the IKE exchanges
+        #[arg(long)]
+        timeline: bool,
+        /// Colour: auto (on a terminal), always, never
+        #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+        color: String,
+    },
     /// Print IKE, NAT-T, ESP and AH packets exactly as tcpdump 4.99.3 does
     Dump {
         /// Capture file (pcap or pcapng); `-` reads standard input
@@ -46,6 +64,23 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
+        Command::Diagnose { paths, side, json, timeline, color } => {
+            let mut sides = Vec::new();
+            for s in side {
+                let Some((name, files)) = s.split_once('=') else {
+                    eprintln!("ipsec-doctor: --side wants NAME=FILE,FILE, got {s}");
+                    return ExitCode::from(2);
+                };
+                sides.push((name.to_string(), files.split(',').map(PathBuf::from).collect()));
+            }
+            let colour = match color.as_str() {
+                "always" => true,
+                "never" => false,
+                _ => std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none(),
+            };
+            let args = cmd::diagnose::Args { paths, sides, json, timeline, colour };
+            ExitCode::from(cmd::diagnose::run(&args))
+        }
         Command::Dump { file, numeric: _, verbose, link, number, count, time, filter } => {
             let filter: Vec<_> = filter.into_iter().filter(|f| f != "--").collect();
             if !filter.is_empty() {

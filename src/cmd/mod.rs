@@ -1,3 +1,4 @@
 //! The subcommands; `main` only parses flags and calls one of these.
 
+pub mod diagnose;
 pub mod dump;

@@ -1,0 +1,121 @@
+# strongSwan 5.9.8 (charon + kernel-libipsec) per-gateway setup. Sourced by run-scenario.
+# The debs are unpacked into lab/.cache/root (lab/fetch-strongswan); charon runs in a private
+# mount namespace with that tree overlaid on /usr/lib and a private tmpfs on /run.
+SW_ROOT="$LAB/.cache/root"
+
+sw_exec() { # ROLE cmd...   (foreground)
+    local role="$1"; shift
+    ip netns exec "$(ns "$role")" unshare -m --propagation private sh -c \
+        'mount -t overlay ipd-sw -o lowerdir="$0"/usr/lib:/usr/lib /usr/lib && mount -t tmpfs ipd-run /run && exec "$@"' \
+        "$SW_ROOT" "$@"
+}
+
+sw_conf() { # SIDE
+    local side="$1" d="$RUN/$1"
+    local sub; for sub in x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12; do mkdir -p "$d/swanctl/$sub"; done
+    cat > "$d/strongswan.conf" <<EOC
+charon {
+	load = random nonce openssl aes sha1 sha2 hmac kdf gmp pem pkcs1 pkcs8 x509 pubkey revocation constraints kernel-libipsec kernel-netlink socket-default vici
+	port = 500
+	port_nat_t = 4500
+	retransmit_tries = ${SW_RETRANSMIT_TRIES:-3}
+	retransmit_timeout = 1.0
+	retransmit_base = 1.4
+	install_virtual_ip = no
+	fragment_size = 1280
+	plugins {
+		vici { socket = unix://$d/charon.vici }
+		kernel-libipsec { allow_peer_ts = yes }
+	}
+	filelog {
+		charon {
+			path = $d/charon.log
+			time_format = %b %e %T
+			append = no
+			default = 1
+			ike_name = yes
+			flush_line = yes
+		}
+	}
+	syslog { daemon { default = -1 } }
+}
+swanctl {
+	load = pem pkcs1 pkcs8 x509 openssl
+}
+EOC
+    local auth=psk lcert="" sendcert="" rid="$R_ID" lid="$L_ID"
+    if [ "$AUTH" = cert ]; then
+        auth=pubkey
+        cp "$LAB/.cache/pki/ca.pem" "$d/swanctl/x509ca/"
+        cp "$LAB/.cache/pki/$side.pem" "$d/swanctl/x509/"
+        cp "$LAB/.cache/pki/$side.key" "$d/swanctl/private/"
+        lcert="certs = $side.pem"
+        sendcert="send_cert = always"
+        lid="\"CN=$side.example.org\""; rid="\"$R_ID\""
+    fi
+    local frag=yes; [ "$FRAG" = no ] && frag=no
+    local pfs_esp="$ESP_ALG"
+    cat > "$d/swanctl/swanctl.conf" <<EOC
+connections {
+	sg {
+		version = $IKE
+		local_addrs = $L_ADDR
+		remote_addrs = $R_ADDR
+		encap = yes
+		fragmentation = $frag
+		proposals = $IKE_ALG
+		rekey_time = 0
+		dpd_delay = 0
+		$sendcert
+		local {
+			auth = $auth
+			id = $lid
+			$lcert
+		}
+		remote {
+			auth = $auth
+			id = $rid
+		}
+		children {
+			net {
+				local_ts = $L_NET
+				remote_ts = $R_NET
+				esp_proposals = $pfs_esp
+				rekey_time = 0
+				start_action = none
+			}
+		}
+	}
+}
+secrets {
+	ike-1 {
+		id-1 = ${L_ID#@}
+		id-2 = ${R_ID#@}
+		secret = "$PSK"
+	}
+}
+EOC
+}
+
+sw_start() { # SIDE
+    local side="$1" d="$RUN/$1"
+    mkdir -p "$RUN/pids"
+    STRONGSWAN_CONF="$d/strongswan.conf" ip netns exec "$(ns "$side")" unshare -m --propagation private sh -c \
+        'mount -t overlay ipd-sw -o lowerdir="$0"/usr/lib:/usr/lib /usr/lib && mount -t tmpfs ipd-run /run && exec /usr/lib/ipsec/charon' \
+        "$SW_ROOT" > "$d/charon.stderr" 2>&1 &
+    echo $! > "$RUN/pids/charon-$side.pid"
+    for _ in $(seq 100); do [ -S "$d/charon.vici" ] && break; sleep 0.1; done
+    [ -S "$d/charon.vici" ] || { echo "charon on $side did not start" >&2; cat "$d/charon.stderr" >&2; return 1; }
+    SWANCTL_DIR="$d/swanctl" STRONGSWAN_CONF="$d/strongswan.conf" sw_exec "$side" "$SW_ROOT/usr/sbin/swanctl" --load-all --noprompt \
+        --file "$d/swanctl/swanctl.conf" --uri "unix://$d/charon.vici" >> "$d/add.txt" 2>&1 \
+        || { echo "swanctl --load-all failed on $side:" >&2; grep -v "opening directory" "$d/add.txt" >&2; return 1; }
+}
+
+sw_up() { # SIDE OUTFILE
+    local d="$RUN/$1"
+    STRONGSWAN_CONF="$d/strongswan.conf" timeout "${UP_TIMEOUT:-25}" \
+        ip netns exec "$(ns "$1")" unshare -m --propagation private sh -c \
+        'mount -t overlay ipd-sw -o lowerdir="$0"/usr/lib:/usr/lib /usr/lib && mount -t tmpfs ipd-run /run && exec "$@"' \
+        "$SW_ROOT" "$SW_ROOT/usr/sbin/swanctl" --initiate --child net --timeout 20 --uri "unix://$d/charon.vici" > "$2" 2>&1
+    echo $? > "$RUN/up.rc"
+}

@@ -1,0 +1,56 @@
+//! `ipsec-doctor diagnose`: captures and logs in, findings out.
+
+use crate::correlate;
+use crate::diagnose;
+use crate::inputs;
+use crate::report;
+use crate::track;
+use std::path::PathBuf;
+
+pub struct Args {
+    pub paths: Vec<PathBuf>,
+    pub sides: Vec<(String, Vec<PathBuf>)>,
+    pub json: bool,
+    pub timeline: bool,
+    pub colour: bool,
+}
+
+/// Exit status: 0 healthy, 1 a problem found, 2 unusable input.
+pub fn run(args: &Args) -> u8 {
+    let inp = inputs::load(&args.paths, &args.sides, track::Limits::default());
+    let usable = inp.sides.iter().any(|s| !s.captures.is_empty() || !s.logs.is_empty());
+    if !usable {
+        for p in &inp.problems {
+            eprintln!("ipsec-doctor: {p}");
+        }
+        eprintln!("ipsec-doctor: no capture or IKE log among the inputs");
+        return 2;
+    }
+    for s in &inp.sides {
+        for c in &s.captures {
+            if let Some(e) = &c.error {
+                eprintln!("ipsec-doctor: {e}; used what came before");
+            }
+            for (lt, n) in &c.unknown_link {
+                eprintln!("ipsec-doctor: {}: {n} packets of link type {lt}, which we cannot decode", c.name);
+            }
+        }
+        for l in &s.logs {
+            for w in l.warnings.iter().take(5) {
+                eprintln!("ipsec-doctor: {w}");
+            }
+        }
+    }
+    let case = correlate::correlate(&inp.sides);
+    let findings = diagnose::diagnose(&case);
+    if args.json {
+        println!("{}", report::json(&case, &inp, &findings));
+    } else {
+        print!("{}", report::text(&case, &inp, &findings, args.colour, args.timeline));
+    }
+    if findings.first().is_some_and(|f| f.is_problem()) {
+        1
+    } else {
+        0
+    }
+}

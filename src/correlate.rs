@@ -1,0 +1,335 @@
+//! Both gateways side by side: which packets left one and arrived at the other, which were
+//! lost and in which direction, which were rewritten on the way (NAT), and the clock offset
+//! between the two captures.
+
+use crate::inputs::{Capture, Side};
+use crate::logs::{EventKind, LogFile};
+use crate::track::{EspFlow, IkeMsg, Timeline};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// One gateway as the analysis sees it.
+#[derive(Debug)]
+pub struct Gw<'a> {
+    pub name: &'a str,
+    /// The capture with IKE/ESP (the external interface); the largest if several.
+    pub ext: Option<&'a Capture>,
+    /// Captures without IKE or ESP: the internal interface.
+    pub internal: Vec<&'a Capture>,
+    pub logs: &'a [LogFile],
+    /// This gateway's own addresses.
+    pub addrs: Vec<IpAddr>,
+}
+
+impl Gw<'_> {
+    pub fn tl(&self) -> Option<&Timeline> {
+        self.ext.map(|c| &c.timeline)
+    }
+
+    pub fn ike(&self) -> &[IkeMsg] {
+        self.tl().map(|t| t.ike.as_slice()).unwrap_or(&[])
+    }
+
+    pub fn owns(&self, a: IpAddr) -> bool {
+        self.addrs.contains(&a)
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = (&LogFile, &crate::logs::LogEvent)> {
+        self.logs.iter().flat_map(|l| l.events.iter().map(move |e| (l, e)))
+    }
+
+    pub fn has_log(&self) -> bool {
+        !self.logs.is_empty()
+    }
+}
+
+/// Where to find one IKE message: gateway index and index in its capture's IKE list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsgRef {
+    pub gw: usize,
+    pub idx: usize,
+}
+
+/// One IKE message's journey.
+#[derive(Debug, Clone, Copy)]
+pub struct MsgPath {
+    /// Gateway that sent it, when known.
+    pub from: Option<usize>,
+    pub to: Option<usize>,
+    /// As captured at the sender.
+    pub sent: Option<MsgRef>,
+    /// As captured at the receiver.
+    pub arrived: Option<MsgRef>,
+}
+
+/// ESP of one SPI in one direction.
+#[derive(Debug, Clone, Copy)]
+pub struct EspPath<'a> {
+    pub spi: u32,
+    pub from: Option<usize>,
+    pub to: Option<usize>,
+    pub sent: Option<&'a EspFlow>,
+    pub arrived: Option<&'a EspFlow>,
+}
+
+/// An address/port pair that changed between the captures: a NAT on the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrite {
+    pub from_gw: usize,
+    pub at_sender: SocketAddr,
+    pub at_receiver: SocketAddr,
+    pub msg: MsgRef,
+}
+
+#[derive(Debug)]
+pub struct Case<'a> {
+    pub gws: Vec<Gw<'a>>,
+    pub msgs: Vec<MsgPath>,
+    pub esp: Vec<EspPath<'a>>,
+    pub rewrites: Vec<Rewrite>,
+    /// Gateway 1's clock minus gateway 0's, estimated from IKE messages seen at both.
+    pub clock_offset: Option<f64>,
+}
+
+fn local_addrs(tl: &Timeline, logs: &[LogFile]) -> Vec<IpAddr> {
+    // Addresses present in every IKE/ESP packet: the capturing host and (for a two-party
+    // capture) its peer. The one sending with a fresh TTL is the host itself.
+    let mut seen: HashMap<IpAddr, u64> = HashMap::new();
+    let mut total = 0u64;
+    for m in &tl.ike {
+        total += 1;
+        *seen.entry(m.src.ip()).or_default() += 1;
+        if m.dst.ip() != m.src.ip() {
+            *seen.entry(m.dst.ip()).or_default() += 1;
+        }
+    }
+    for f in &tl.esp {
+        total += f.packets;
+        *seen.entry(f.key.src).or_default() += f.packets;
+        *seen.entry(f.key.dst).or_default() += f.packets;
+    }
+    let from_logs: Vec<IpAddr> =
+        logs.iter().flat_map(|l| l.local_addrs.iter()).filter_map(|a| a.parse().ok()).collect();
+    let everywhere: Vec<IpAddr> = seen.iter().filter(|(_, n)| **n == total && total > 0).map(|(a, _)| *a).collect();
+    if everywhere.len() == 1 {
+        return everywhere;
+    }
+    let candidates: Vec<IpAddr> = if everywhere.is_empty() {
+        let mut v: Vec<(IpAddr, u64)> = seen.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().map(|(a, _)| a).collect()
+    } else {
+        everywhere
+    };
+    if let Some(a) = candidates.iter().find(|a| from_logs.contains(a)) {
+        return vec![*a];
+    }
+    let fresh: Vec<IpAddr> = candidates.iter().filter(|a| tl.fresh_ttl.get(a).copied().unwrap_or(0) > 0).copied().collect();
+    if fresh.len() == 1 {
+        return fresh;
+    }
+    // The captured host's packets carry the highest TTLs: pick the best-scored candidate.
+    let mut best = candidates.clone();
+    best.sort_by_key(|a| std::cmp::Reverse(tl.fresh_ttl.get(a).copied().unwrap_or(0)));
+    best.into_iter().take(1).collect()
+}
+
+fn has_ipsec(c: &Capture) -> bool {
+    !c.timeline.ike.is_empty() || !c.timeline.esp.is_empty()
+}
+
+/// Builds the per-gateway views and matches what crossed between them.
+pub fn correlate(sides: &[Side]) -> Case<'_> {
+    let mut gws: Vec<Gw<'_>> = sides
+        .iter()
+        .map(|s| {
+            let mut ext: Option<&Capture> = None;
+            let mut internal = Vec::new();
+            for c in &s.captures {
+                if has_ipsec(c) {
+                    match ext {
+                        Some(e) if e.timeline.packets >= c.timeline.packets => internal.push(c),
+                        Some(e) => {
+                            internal.push(e);
+                            ext = Some(c);
+                        }
+                        None => ext = Some(c),
+                    }
+                } else {
+                    internal.push(c);
+                }
+            }
+            // A gateway whose only capture shows no IPsec at all: it is still its external view.
+            if ext.is_none() && internal.len() == 1 && s.captures.len() == 1 {
+                ext = internal.pop();
+            }
+            let addrs = ext.map(|c| local_addrs(&c.timeline, &s.logs)).unwrap_or_default();
+            Gw { name: &s.name, ext, internal, logs: &s.logs, addrs }
+        })
+        .collect();
+    // A capture that saw nothing from its own host (e.g. only arrivals) gets its address from
+    // the peer's view: whatever the peer sent to.
+    if gws.len() == 2 {
+        for i in 0..2 {
+            let j = 1 - i;
+            if gws[i].addrs.is_empty() {
+                let peer_addrs = gws[j].addrs.clone();
+                let tl = gws[i].tl();
+                if let Some(m) = tl.and_then(|t| t.ike.iter().find(|m| !peer_addrs.contains(&m.dst.ip()))) {
+                    gws[i].addrs = vec![m.dst.ip()];
+                }
+            }
+        }
+    }
+    let msgs = match_ike(&gws);
+    let esp = match_esp(&gws);
+    let rewrites = msgs
+        .iter()
+        .filter_map(|p| {
+            let (s, a) = (p.sent?, p.arrived?);
+            let ms = &gws[s.gw].ike()[s.idx];
+            let ma = &gws[a.gw].ike()[a.idx];
+            (ms.src != ma.src || ms.dst != ma.dst).then_some(Rewrite {
+                from_gw: s.gw,
+                at_sender: ms.src,
+                at_receiver: ma.src,
+                msg: s,
+            })
+        })
+        .collect();
+    let clock_offset = clock_offset(&gws, &msgs);
+    Case { gws, msgs, esp, rewrites, clock_offset }
+}
+
+fn sender_of(gws: &[Gw<'_>], capt: usize, m: &IkeMsg) -> Option<usize> {
+    if gws[capt].owns(m.src.ip()) {
+        return Some(capt);
+    }
+    if gws[capt].owns(m.dst.ip()) {
+        // Sent to us: by the other gateway if there is exactly one.
+        return (gws.len() == 2).then_some(1 - capt);
+    }
+    None
+}
+
+fn match_ike(gws: &[Gw<'_>]) -> Vec<MsgPath> {
+    let mut paths = Vec::new();
+    // Per receiver capture: digest → indices in time order, consumed as matched.
+    let mut pending: Vec<HashMap<u64, std::collections::VecDeque<usize>>> = gws
+        .iter()
+        .map(|g| {
+            let mut h: HashMap<u64, std::collections::VecDeque<usize>> = HashMap::new();
+            for (i, m) in g.ike().iter().enumerate() {
+                h.entry(m.digest).or_default().push_back(i);
+            }
+            h
+        })
+        .collect();
+    let mut matched_at_receiver: Vec<Vec<bool>> = gws.iter().map(|g| vec![false; g.ike().len()]).collect();
+    for (gi, g) in gws.iter().enumerate() {
+        for (i, m) in g.ike().iter().enumerate() {
+            if sender_of(gws, gi, m) != Some(gi) {
+                continue;
+            }
+            let to = (gws.len() == 2).then_some(1 - gi);
+            let mut arrived = None;
+            if let Some(t) = to {
+                if gws[t].ext.is_some() {
+                    if let Some(q) = pending[t].get_mut(&m.digest) {
+                        // Only messages the receiver did not send itself.
+                        while let Some(&j) = q.front() {
+                            q.pop_front();
+                            if sender_of(gws, t, &gws[t].ike()[j]) != Some(t) {
+                                arrived = Some(MsgRef { gw: t, idx: j });
+                                matched_at_receiver[t][j] = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            paths.push(MsgPath { from: Some(gi), to, sent: Some(MsgRef { gw: gi, idx: i }), arrived });
+        }
+    }
+    // Messages seen arriving whose sender we have no capture of (or that we could not match).
+    for (gi, g) in gws.iter().enumerate() {
+        for (i, m) in g.ike().iter().enumerate() {
+            let s = sender_of(gws, gi, m);
+            if s == Some(gi) || matched_at_receiver[gi][i] {
+                continue;
+            }
+            paths.push(MsgPath { from: s, to: Some(gi), sent: None, arrived: Some(MsgRef { gw: gi, idx: i }) });
+        }
+    }
+    paths
+}
+
+fn match_esp<'a>(gws: &[Gw<'a>]) -> Vec<EspPath<'a>> {
+    let mut out = Vec::new();
+    let mut used: Vec<Vec<bool>> = gws.iter().map(|g| vec![false; g.tl().map_or(0, |t| t.esp.len())]).collect();
+    for (gi, g) in gws.iter().enumerate() {
+        let Some(tl) = g.ext.map(|c| &c.timeline) else { continue };
+        for f in &tl.esp {
+            if !g.owns(f.key.src) {
+                continue;
+            }
+            let to = (gws.len() == 2).then_some(1 - gi);
+            let arrived = to.and_then(|t| {
+                let ttl = gws[t].ext.map(|c| &c.timeline)?;
+                let j = ttl.esp.iter().position(|r| r.key.spi == f.key.spi && !gws[t].owns(r.key.src))?;
+                used[t][j] = true;
+                Some(&ttl.esp[j])
+            });
+            out.push(EspPath { spi: f.key.spi, from: Some(gi), to, sent: Some(f), arrived });
+        }
+    }
+    for (gi, g) in gws.iter().enumerate() {
+        let Some(tl) = g.ext.map(|c| &c.timeline) else { continue };
+        for (j, f) in tl.esp.iter().enumerate() {
+            if g.owns(f.key.src) || used[gi][j] {
+                continue;
+            }
+            let from = (gws.len() == 2).then_some(1 - gi);
+            out.push(EspPath { spi: f.key.spi, from, to: Some(gi), sent: None, arrived: Some(f) });
+        }
+    }
+    out
+}
+
+/// Median one-way delays each way; their half-difference is the clock offset.
+fn clock_offset(gws: &[Gw<'_>], msgs: &[MsgPath]) -> Option<f64> {
+    if gws.len() != 2 {
+        return None;
+    }
+    let mut d = [Vec::new(), Vec::new()];
+    for p in msgs {
+        if let (Some(s), Some(a)) = (p.sent, p.arrived) {
+            let ts = gws[s.gw].ike()[s.idx].time;
+            let ta = gws[a.gw].ike()[a.idx].time;
+            // Put everything as "gateway 1 time − gateway 0 time" samples.
+            if s.gw == 0 {
+                d[0].push(ta - ts);
+            } else {
+                d[1].push(ts - ta);
+            }
+        }
+    }
+    let med = |v: &mut Vec<f64>| -> Option<f64> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        Some(v[v.len() / 2])
+    };
+    match (med(&mut d[0]), med(&mut d[1])) {
+        // 0→1 samples are off + delay, 1→0 samples are off − delay.
+        (Some(a), Some(b)) => Some((a + b) / 2.0),
+        (Some(a), None) | (None, Some(a)) => Some(a),
+        (None, None) => None,
+    }
+}
+
+/// Facts from the logs that several rules look for.
+pub fn log_has(g: &Gw<'_>, f: impl Fn(&EventKind) -> bool) -> bool {
+    g.events().any(|(_, e)| f(&e.kind))
+}

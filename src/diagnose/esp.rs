@@ -1,0 +1,244 @@
+//! Situation D: the SAs are up but traffic does not flow.
+
+use super::ike::IkeAnalysis;
+use super::{fmt_time, log_ev, Evidence, Finding};
+use crate::correlate::{Case, EspPath};
+use crate::logs::EventKind;
+use crate::track::EspFlow;
+
+fn flow_evidence(case: &Case<'_>, gw: usize, f: &EspFlow, what: &str) -> Option<Evidence> {
+    Some(Evidence {
+        source: case.gws[gw].ext?.name.clone(),
+        packet: Some(f.first_number),
+        line: None,
+        time: Some(fmt_time(f.first_time)),
+        text: format!(
+            "{what}: ESP SPI 0x{:08x} {} > {}{}, {} packets, seq {}..{}",
+            f.key.spi,
+            f.key.src,
+            f.key.dst,
+            if f.key.udp.is_some() { " (UDP-encapsulated)" } else { "" },
+            f.packets,
+            f.seq_min,
+            f.seq_max
+        ),
+    })
+}
+
+/// Packets of the sender's flow larger than anything that arrived (when small ones did).
+fn large_lost(p: &EspPath<'_>) -> Option<(u64, u32)> {
+    let (s, r) = (p.sent?, p.arrived?);
+    let biggest_arrived = r.max_len;
+    let lost_large: u64 = s
+        .by_size
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i > 0 && crate::track::SIZE_CLASSES.get(i - 1).is_some_and(|c| *c >= biggest_arrived))
+        .map(|(_, n)| n)
+        .sum();
+    (s.max_len > biggest_arrived && lost_large > 0 && s.packets > r.packets).then_some((lost_large, biggest_arrived))
+}
+
+pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
+    let two = case.gws.len() == 2 && case.gws.iter().all(|g| g.ext.is_some());
+    let esp = &case.esp;
+    // A NAT between the gateways but ESP sent as IP protocol 50: it cannot cross the NAT.
+    if !case.rewrites.is_empty() {
+        if let Some(p) = esp.iter().find(|p| p.sent.is_some_and(|f| f.key.udp.is_none())) {
+            let f = p.sent.unwrap_or_else(|| unreachable!());
+            let r = case.rewrites[0];
+            return Some(
+                Finding::new(
+                    "D",
+                    "nat-not-detected",
+                    0.85,
+                    format!(
+                        "a NAT rewrites {} to {} on the path, yet ESP is sent as plain IP protocol 50, which the NAT cannot carry",
+                        r.at_sender, r.at_receiver
+                    ),
+                )
+                .with(flow_evidence(case, p.from.unwrap_or(0), f, "sent"))
+                .with(log_ev(&case.gws[p.from.unwrap_or(0)], |k| matches!(k, EventKind::ChildSaEstablished { .. })))
+                .advise("the ends did not detect the NAT (NATD=none in pluto's log): set forceencaps=yes / encapsulation=yes so ESP goes in UDP 4500"),
+            );
+        }
+    }
+    if esp.is_empty() {
+        if !ike.ike_up {
+            return None;
+        }
+        let captured = case.gws.iter().filter(|g| g.ext.is_some()).count();
+        if captured == 0 {
+            return None;
+        }
+        let updown = case.gws.iter().find_map(|g| log_ev(g, |k| matches!(k, EventKind::UpdownFailed { .. } | EventKind::RouteFailed)));
+        let mut f = Finding::new(
+            "D",
+            "no-traffic-sent",
+            if ike.child_up { 0.75 } else { 0.4 },
+            "the SAs are up but no ESP leaves either gateway: traffic is not routed into the tunnel",
+        )
+        .with(updown)
+        .with(case.gws.iter().find_map(|g| log_ev(g, |k| matches!(k, EventKind::ChildSaEstablished { .. }))))
+        .advise("send traffic between the protected subnets (ping from client1 to client2), not from the gateway itself")
+        .advise("check the routes and policies on the sending gateway (ip xfrm policy, ip route), the _updown script's errors in the log, and its firewall");
+        if captured < 2 {
+            f = f.advise("a capture from the other gateway would show whether it sends ESP");
+        }
+        return Some(f);
+    }
+    let sent: Vec<&EspPath<'_>> = esp.iter().filter(|p| p.sent.is_some()).collect();
+    if two {
+        let lost: Vec<&&EspPath<'_>> = sent.iter().filter(|p| p.arrived.is_none()).collect();
+        let ok: Vec<&&EspPath<'_>> = sent.iter().filter(|p| p.arrived.is_some()).collect();
+        let dirs_lost: std::collections::BTreeSet<usize> = lost.iter().filter_map(|p| p.from).collect();
+        let dirs_ok: std::collections::BTreeSet<usize> = ok.iter().filter_map(|p| p.from).collect();
+        // Size-dependent loss: big packets lost, small ones pass.
+        for p in &ok {
+            if let Some((n, biggest)) = large_lost(p) {
+                let s = p.sent.unwrap_or_else(|| unreachable!());
+                let icmp = case.gws.iter().enumerate().find_map(|(gi, g)| {
+                    g.tl()?.icmp.iter().find(|i| i.mtu.is_some()).map(|i| (gi, i))
+                });
+                let mut f = Finding::new(
+                    "D",
+                    "mtu-blackhole",
+                    0.8,
+                    format!(
+                        "small ESP packets arrive but {n} large ones (up to {} bytes) never do; the largest that arrived was {biggest} bytes: a path MTU black hole",
+                        s.max_len
+                    ),
+                )
+                .with(flow_evidence(case, p.from.unwrap_or(0), s, "sent"))
+                .with(p.arrived.and_then(|r| flow_evidence(case, p.to.unwrap_or(0), r, "arrived")));
+                if let Some((gi, i)) = icmp {
+                    f = f.with(Some(Evidence {
+                        source: case.gws[gi].ext.map(|c| c.name.clone()).unwrap_or_default(),
+                        packet: Some(i.number),
+                        line: None,
+                        time: Some(fmt_time(i.time)),
+                        text: format!("ICMP fragmentation needed, MTU {}", i.mtu.unwrap_or(0)),
+                    }));
+                }
+                return Some(
+                    f.advise("ICMP 'fragmentation needed' is lost or filtered on the path: let it through, or clamp the MSS (iptables -t mangle ... TCPMSS --clamp-mss-to-pmtu) / lower the tunnel MTU")
+                        .advise("test with `ping -M do -s 1400 <remote client>` through the tunnel"),
+                );
+            }
+        }
+        if !lost.is_empty() {
+            let l = lost[0];
+            let s = l.sent.unwrap_or_else(|| unreachable!());
+            let both = dirs_lost.len() >= 2 || (ok.is_empty() && sent.len() >= 2);
+            let encap = s.key.udp.is_some();
+            let what = if encap { "UDP-encapsulated ESP (UDP 4500)" } else { "ESP (IP protocol 50)" };
+            if both || (dirs_ok.is_empty() && dirs_lost.len() == 1 && !received_elsewhere(case, l)) && sent_by_both(&sent) {
+                let mut f = Finding::new("D", "esp-blocked", 0.85, format!("the SAs are up, {what} leaves both gateways and never arrives at the other"));
+                for p in lost.iter().take(2) {
+                    if let (Some(fl), Some(g)) = (p.sent, p.from) {
+                        f = f.with(flow_evidence(case, g, fl, "sent, never arrived"));
+                    }
+                }
+                return Some(
+                    f.advise(if encap {
+                        "a firewall passes IKE on UDP 4500 but drops ESP-in-UDP: allow all UDP 4500 both ways"
+                    } else {
+                        "allow IP protocol 50 (ESP) between the gateways: iptables -A INPUT -p esp -j ACCEPT, and on the path"
+                    })
+                    .advise("tcpdump -i eth1 -v -n -p ip host PEER and ip proto 50 (or udp port 4500) on both ends"),
+                );
+            }
+            let from = l.from.map(|g| case.gws[g].name).unwrap_or("?");
+            let to = l.to.map(|g| case.gws[g].name).unwrap_or("?");
+            let mut f = Finding::new(
+                "D",
+                "esp-one-way",
+                0.85,
+                format!("ESP flows one way only: SPI 0x{:08x} leaves {from} and never arrives at {to}, while the other direction passes", s.key.spi),
+            )
+            .with(flow_evidence(case, l.from.unwrap_or(0), s, "sent, never arrived"));
+            if let Some(o) = ok.first() {
+                if let (Some(r), Some(g)) = (o.arrived, o.to) {
+                    f = f.with(flow_evidence(case, g, r, "the other direction arrives"));
+                }
+            }
+            return Some(
+                f.advise(format!("something on the path from {from} to {to} drops {what}: check that direction's firewalls and NAT"))
+                    .advise("then follow the write-up with sg1 and sg2 swapped"),
+            );
+        }
+        // Everything arrived: was it forwarded inside?
+        if let Some(f) = not_forwarded(case) {
+            return Some(f);
+        }
+        return None;
+    }
+    // One capture: say what it shows and what cannot be told.
+    let gw = case.gws.iter().position(|g| g.ext.is_some())?;
+    let out: Vec<&EspPath<'_>> = esp.iter().filter(|p| p.from == Some(gw)).collect();
+    let inc: Vec<&EspPath<'_>> = esp.iter().filter(|p| p.to == Some(gw)).collect();
+    if !out.is_empty() && inc.is_empty() {
+        let s = out[0].sent?;
+        return Some(
+            Finding::new(
+                "D",
+                "esp-one-way",
+                0.45,
+                format!("{} sends ESP (SPI 0x{:08x}) but receives none back; from one capture, ESP lost on the way out cannot be told from replies lost on the way back (esp-blocked)", case.gws[gw].name, s.key.spi),
+            )
+            .with(flow_evidence(case, gw, s, "sent"))
+            .advise("capture ESP on the other gateway at the same time: tcpdump -i eth1 -v -n -p ip host PEER and ip proto 50 (or udp port 4500)"),
+        );
+    }
+    if out.is_empty() && !inc.is_empty() {
+        let r = inc[0].arrived?;
+        return Some(
+            Finding::new(
+                "D",
+                "esp-one-way",
+                0.45,
+                format!("{} receives ESP (SPI 0x{:08x}) but sends none back", case.gws[gw].name, r.key.spi),
+            )
+            .with(flow_evidence(case, gw, r, "arrived"))
+            .advise("if the decrypted traffic reaches the inside host, its replies are not routed into the tunnel on this gateway; capture its internal interface"),
+        );
+    }
+    not_forwarded(case)
+}
+
+fn sent_by_both(sent: &[&EspPath<'_>]) -> bool {
+    let froms: std::collections::BTreeSet<usize> = sent.iter().filter_map(|p| p.from).collect();
+    froms.len() >= 2
+}
+
+fn received_elsewhere(_case: &Case<'_>, _p: &EspPath<'_>) -> bool {
+    false
+}
+
+/// ESP arrives but the inner traffic never leaves the receiver's internal interface.
+fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
+    for (gi, g) in case.gws.iter().enumerate() {
+        if g.internal.is_empty() {
+            continue;
+        }
+        let arrived: Vec<&EspPath<'_>> = case.esp.iter().filter(|p| p.to == Some(gi) && p.arrived.is_some()).collect();
+        if arrived.is_empty() {
+            continue;
+        }
+        let inner_out = g.internal.iter().any(|c| c.timeline.plain.iter().any(|p| p.packets > 0));
+        if !inner_out {
+            let r = arrived[0].arrived?;
+            return Some(
+                Finding::new(
+                    "D",
+                    "decrypted-not-forwarded",
+                    0.75,
+                    format!("ESP arrives at {} but nothing leaves its internal interface: the decrypted traffic is dropped there", g.name),
+                )
+                .with(flow_evidence(case, gi, r, "arrived"))
+                .advise("check the forwarding firewall, routing and rp_filter on that gateway (sysctl net.ipv4.conf.all.rp_filter)"),
+            );
+        }
+    }
+    None
+}

@@ -1,0 +1,598 @@
+//! Situations A, B and C: how far the IKE negotiation got, and why it stopped there.
+
+use super::{fmt_time, log_ev, msg_evidence, Evidence, Finding};
+use crate::correlate::{Case, MsgPath, MsgRef};
+use crate::logs::EventKind;
+use crate::track::IkeMsg;
+use crate::wire::isakmp::{exchange as ex, notify_type};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// What the IKE analysis found; the ESP rules (situation D) build on it.
+#[derive(Debug, Default)]
+pub struct IkeAnalysis {
+    pub problem: Option<Finding>,
+    pub observations: Vec<Finding>,
+    /// IKE SA (phase 1) established, by the packets or the logs.
+    pub ike_up: bool,
+    /// Child SA (phase 2) established, by the logs or by ESP flowing.
+    pub child_up: bool,
+    pub initiator: Option<usize>,
+    /// IKE moved to UDP 4500.
+    pub natt: bool,
+    pub healthy_confidence: f64,
+    pub healthy_summary: String,
+    pub healthy_evidence: Vec<Evidence>,
+}
+
+/// A message of the chosen IKE SA with the role of its sender.
+#[derive(Debug, Clone, Copy)]
+struct View<'a> {
+    path: MsgPath,
+    m: &'a IkeMsg,
+    from_initiator: bool,
+}
+
+impl View<'_> {
+    fn at(&self) -> MsgRef {
+        self.path.sent.or(self.path.arrived).expect("a path has a sent or arrived end")
+    }
+}
+
+/// Negotiation steps in order; a stall is the first step sent and not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    /// MI1 / IKE_SA_INIT request / AI1
+    First,
+    /// MI2 (IKEv1 main mode KE exchange)
+    Second,
+    /// MI3 / IKE_AUTH request / AI2
+    Auth,
+    /// Quick mode / CREATE_CHILD_SA
+    Child,
+}
+
+fn msg<'a>(case: &'a Case<'_>, r: MsgRef) -> &'a IkeMsg {
+    &case.gws[r.gw].ike()[r.idx]
+}
+
+/// The initiator's address as each capture sees it (NAT changes it between captures).
+fn initiator_addrs(case: &Case<'_>) -> HashMap<usize, IpAddr> {
+    let mut out = HashMap::new();
+    for (gi, g) in case.gws.iter().enumerate() {
+        let first = g.ike().iter().find(|m| {
+            m.rspi == [0; 8] && matches!(m.exchange, ex::IDENTITY_PROTECTION | ex::AGGRESSIVE | ex::BASE | ex::IKE_SA_INIT)
+                && (m.major < 2 || m.flags & 0x08 != 0)
+        });
+        if let Some(m) = first {
+            out.insert(gi, m.src.ip());
+        }
+    }
+    out
+}
+
+fn from_initiator(m: &IkeMsg, at: usize, init: &HashMap<usize, IpAddr>) -> bool {
+    if m.major >= 2 {
+        return m.flags & 0x08 != 0;
+    }
+    init.get(&at).is_some_and(|a| *a == m.src.ip())
+}
+
+fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
+    let m = v.m;
+    match m.exchange {
+        ex::IKE_SA_INIT => Some(Step::First),
+        ex::IKE_AUTH | 43 => Some(Step::Auth),
+        ex::CREATE_CHILD_SA | ex::QUICK_MODE => Some(Step::Child),
+        ex::IDENTITY_PROTECTION => {
+            if m.is_v1_encrypted() {
+                Some(Step::Auth)
+            } else if Some(m.digest) == first_digest || (v.from_initiator && m.rspi == [0; 8]) {
+                Some(Step::First)
+            } else if v.from_initiator {
+                Some(Step::Second)
+            } else if m.payloads.contains(&4) {
+                Some(Step::Second)
+            } else {
+                Some(Step::First)
+            }
+        }
+        ex::AGGRESSIVE | ex::BASE => {
+            if v.from_initiator && m.rspi == [0; 8] {
+                Some(Step::First)
+            } else if v.from_initiator {
+                Some(Step::Auth)
+            } else {
+                Some(Step::First)
+            }
+        }
+        _ => None,
+    }
+}
+
+#[derive(Debug, Default)]
+struct StepState<'a> {
+    requests: Vec<View<'a>>,
+    responses: Vec<View<'a>>,
+}
+
+pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
+    let mut a = IkeAnalysis { healthy_confidence: 0.5, ..Default::default() };
+    let init_addrs = initiator_addrs(case);
+    // Group the messages by IKE SA (initiator SPI / cookie).
+    let mut groups: HashMap<[u8; 8], Vec<View<'_>>> = HashMap::new();
+    for p in &case.msgs {
+        let Some(r) = p.sent.or(p.arrived) else { continue };
+        let m = msg(case, r);
+        let v = View { path: *p, m, from_initiator: from_initiator(m, r.gw, &init_addrs) };
+        groups.entry(m.ispi).or_default().push(v);
+    }
+    a.initiator = case.msgs.iter().find_map(|p| {
+        let r = p.sent.or(p.arrived)?;
+        let m = msg(case, r);
+        (m.rspi == [0; 8] && from_initiator(m, r.gw, &init_addrs)).then_some(p.from).flatten()
+    });
+    observe(case, &mut a);
+    let log_cause = log_cause(case);
+    if groups.is_empty() {
+        // No IKE in any capture: only the logs can speak.
+        if let Some(f) = log_cause {
+            a.problem = Some(f);
+        } else if case.gws.iter().all(|g| g.ext.is_none()) {
+            a.healthy_summary = "no capture given and the logs show no failure".into();
+            a.healthy_confidence = 0.3;
+        } else {
+            a.healthy_summary = "no IKE traffic in the captures".into();
+            a.healthy_confidence = 0.3;
+        }
+        return a;
+    }
+    // The SA that got furthest (latest on a tie) is the one the user is looking at.
+    let mut best: Option<(Step, bool, f64, [u8; 8])> = None;
+    for (spi, vs) in &groups {
+        let first_digest = vs.iter().find(|v| v.from_initiator).map(|v| v.m.digest);
+        let mut top = (Step::First, false);
+        for v in vs {
+            if let Some(s) = step_of(v, first_digest) {
+                let answered = !v.from_initiator;
+                if (s, answered) > top {
+                    top = (s, answered);
+                }
+            }
+        }
+        let last = vs.iter().map(|v| v.m.time).fold(f64::MIN, f64::max);
+        let key = (top.0, top.1, last, *spi);
+        if best.is_none_or(|b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
+            best = Some(key);
+        }
+    }
+    let Some((_, _, _, spi)) = best else { return a };
+    let vs = &groups[&spi];
+    let first_digest = vs.iter().find(|v| v.from_initiator).map(|v| v.m.digest);
+    let mut steps: Vec<(Step, StepState<'_>)> = Vec::new();
+    for v in vs {
+        let Some(s) = step_of(v, first_digest) else { continue };
+        let i = match steps.iter().position(|(k, _)| *k == s) {
+            Some(i) => i,
+            None => {
+                steps.push((s, StepState::default()));
+                steps.len() - 1
+            }
+        };
+        if v.from_initiator {
+            steps[i].1.requests.push(*v);
+        } else {
+            steps[i].1.responses.push(*v);
+        }
+    }
+    steps.sort_by_key(|(s, _)| *s);
+    a.natt = vs.iter().any(|v| v.m.natt);
+    let v1 = vs.iter().any(|v| v.m.major == 1);
+    a.ike_up = steps.iter().any(|(s, st)| *s >= Step::Auth && !st.responses.is_empty())
+        || case.gws.iter().any(|g| super::find_log(g, |k| matches!(k, EventKind::IkeSaEstablished { .. })).is_some());
+    a.child_up = case.gws.iter().any(|g| super::find_log(g, |k| matches!(k, EventKind::ChildSaEstablished { .. })).is_some());
+    // Proposal refused in the first exchange.
+    for (s, st) in &steps {
+        if *s != Step::First {
+            continue;
+        }
+        let refusal = st.responses.iter().chain(vs.iter().filter(|v| !v.from_initiator && v.m.exchange == ex::INFORMATIONAL_V1)).find(|v| {
+            v.m.has_notify(notify_type::NO_PROPOSAL_CHOSEN) || (v.m.major >= 2 && v.m.has_notify(notify_type::INVALID_KE_PAYLOAD) && !v.m.payloads.contains(&33))
+        });
+        if let Some(r) = refusal {
+            if !a.ike_up {
+                let f = Finding::new(
+                    "A",
+                    "ike-proposal-rejected",
+                    0.9,
+                    "the responder refused the initiator's IKE proposals (phase 1 / IKE_SA_INIT)",
+                )
+                .with(msg_evidence(case, r.at(), "refusal"))
+                .with(st.requests.first().and_then(|q| msg_evidence(case, q.at(), "proposal sent")))
+                .with(log_ev_any(case, |k| matches!(k, EventKind::NoProposalChosen { .. } | EventKind::Proposals { .. } | EventKind::InvalidKe { .. })))
+                .advise("compare ike=/ike_proposals (encryption, integrity, PRF, DH group) on both ends; `ipsec-doctor dump -v` shows the proposals sent")
+                .advise("the responder's log lists what it received and what it is configured to accept");
+                a.problem = Some(f);
+                return a;
+            }
+        }
+    }
+    // The first step sent and not answered at the initiator.
+    for (s, st) in &steps {
+        if st.requests.is_empty() {
+            continue;
+        }
+        let answered = !st.responses.is_empty();
+        let answered_at_init = st.responses.iter().any(|v| v.path.arrived.is_some() && Some(v.path.to.unwrap_or(usize::MAX)) == a.initiator.map(Some).unwrap_or(None) || v.path.arrived.is_some() && a.initiator.is_none());
+        let init_has_capture = a.initiator.is_some_and(|i| case.gws[i].ext.is_some());
+        if answered && (answered_at_init || !init_has_capture) {
+            continue;
+        }
+        a.problem = Some(match s {
+            Step::First => situation_a(case, st, answered, &log_cause),
+            Step::Second => situation_a(case, st, answered, &log_cause),
+            Step::Auth => situation_b(case, st, answered, v1, a.natt, &log_cause),
+            Step::Child => situation_c(case, st, &log_cause, v1),
+        });
+        return a;
+    }
+    // Everything sent was answered. The logs may still know of a failure (IKEv2 hides
+    // AUTHENTICATION_FAILED and TS_UNACCEPTABLE inside encrypted replies).
+    let last_step = steps.iter().map(|(s, _)| *s).max().unwrap_or(Step::First);
+    if let Some(f) = log_cause {
+        let is_p1 = matches!(f.cause, "ike-proposal-rejected");
+        let consistent = match last_step {
+            Step::First | Step::Second => is_p1 || f.situation == "B",
+            Step::Auth | Step::Child => !is_p1,
+        };
+        if consistent && !(a.child_up && f.situation != "C" && f.situation != "D") {
+            a.problem = Some(f);
+            return a;
+        }
+    }
+    if last_step < Step::Auth {
+        // Stopped after an answered first exchange, no third message sent at all.
+        let f = Finding::new(
+            "B",
+            "auth-failed",
+            0.3,
+            "the first exchanges completed but the initiator never sent the third (authentication) message",
+        )
+        .advise("read the initiator's log: it stopped before authenticating (missing secret or certificate?)");
+        a.problem = Some(f);
+        return a;
+    }
+    if !v1 && !a.child_up && last_step == Step::Auth {
+        // IKEv2: IKE_AUTH answered; whether a child SA came up is inside the encryption.
+        let auth_resp = steps.iter().find(|(s, _)| *s == Step::Auth).and_then(|(_, st)| st.responses.first());
+        a.healthy_evidence.extend(auth_resp.and_then(|r| msg_evidence(case, r.at(), "IKE_AUTH answered")));
+    }
+    a.healthy_confidence = if a.child_up { 0.9 } else { 0.6 };
+    a.healthy_summary = if v1 { "phase 1 and phase 2 completed" } else { "IKE_SA_INIT and IKE_AUTH completed" }.into();
+    a
+}
+
+fn log_ev_any(case: &Case<'_>, f: impl Fn(&EventKind) -> bool + Copy) -> Option<Evidence> {
+    case.gws.iter().find_map(|g| log_ev(g, f))
+}
+
+/// The most telling failure named by any log, mapped to its cause.
+fn log_cause(case: &Case<'_>) -> Option<Finding> {
+    use EventKind as K;
+    type Rule = (&'static str, &'static str, fn(&EventKind) -> bool, &'static str, &'static str);
+    let rules: [Rule; 8] = [
+        ("C", "child-sa-install-failed", |k| matches!(k, K::KernelInstallFailed { .. }),
+            "the negotiation succeeded but the kernel refused to install the IPsec SA",
+            "check the kernel's IPsec support (esp4/esp6, xfrm modules: `modprobe esp4`), and the log lines around the netlink error"),
+        ("B", "auth-failed", |k| matches!(k, K::AuthFailed { .. } | K::SecretMissing),
+            "authentication failed at the third exchange: the pre-shared keys or signatures do not match",
+            "make the PSK identical on both ends (ipsec.secrets / secrets section), or check the certificates and the rightid/leftid they must match"),
+        ("B", "id-mismatch", |k| matches!(k, K::IdMismatch { .. } | K::NoConnectionKnown { phase: Some(1) }),
+            "the peer's ID does not match what the responder expects",
+            "make leftid/rightid (local_id/remote_id) agree: what one end sends must be what the other expects"),
+        ("A", "ike-proposal-rejected", |k| matches!(k, K::NoProposalChosen { phase: Some(1), .. } | K::InvalidKe { .. }),
+            "the IKE (phase 1) proposals of the two ends have nothing in common",
+            "align ike= / ike_proposals (cipher, integrity, PRF, DH group) on both ends"),
+        ("C", "child-proposal-mismatch", |k| matches!(k, K::NoProposalChosen { phase: Some(2), .. } | K::PfsMismatch),
+            "the IPsec (phase 2 / child SA) proposals do not match: ESP algorithms or PFS group",
+            "align esp= / esp_proposals, including the PFS DH group (pfs=yes/no) on both ends"),
+        ("C", "traffic-selector-mismatch", |k| matches!(k, K::TsUnacceptable { .. } | K::InvalidIdInformation { .. } | K::NoConnectionKnown { phase: Some(2) }),
+            "the subnets (traffic selectors) of the two ends do not match",
+            "make leftsubnet/rightsubnet (local_ts/remote_ts) mirror each other exactly"),
+        ("B", "id-mismatch", |k| matches!(k, K::NoConnectionKnown { phase: None }),
+            "the responder has no connection for this peer",
+            "check that the responder has a conn for the initiator's address and ID"),
+        ("C", "child-proposal-mismatch", |k| matches!(k, K::NoProposalChosen { phase: None, .. } | K::ChildSaFailed),
+            "a proposal was refused",
+            "compare the ike= and esp= proposals of both ends; the log names the refused one"),
+    ];
+    for (sit, cause, f, summary, advice) in rules {
+        for g in &case.gws {
+            if let Some(ev) = log_ev(g, f) {
+                let mut fi = Finding::new(sit, cause, 0.9, format!("{summary} (log of {})", g.name)).with(Some(ev)).advise(advice);
+                if cause == "auth-failed" {
+                    fi = fi.advise("the write-up: with a PSK the responder fails to decrypt MI3 and logs it; with RSA keys check leftrsasigkey/rightrsasigkey");
+                }
+                return Some(fi);
+            }
+        }
+    }
+    None
+}
+
+fn icmp_unreachable<'a>(case: &'a Case<'_>, req: &View<'_>) -> Option<(usize, &'a crate::track::IcmpRec)> {
+    let dst = req.m.dst;
+    case.gws.iter().enumerate().find_map(|(gi, g)| {
+        g.tl()?.icmp.iter().find(|i| {
+            i.kind == "port unreachable"
+                && i.about.is_some_and(|q| q.dport == Some(dst.port()) && (q.dst == dst.ip() || case.rewrites.iter().any(|r| r.at_receiver.ip() == q.src)))
+        }).map(|i| (gi, i))
+    })
+}
+
+fn icmp_evidence(case: &Case<'_>, gi: usize, i: &crate::track::IcmpRec) -> Option<Evidence> {
+    Some(Evidence {
+        source: case.gws[gi].ext?.name.clone(),
+        packet: Some(i.number),
+        line: None,
+        time: Some(fmt_time(i.time)),
+        text: format!("ICMP {} from {} about UDP to {}", i.kind, i.src, i.about.map(|q| q.dst.to_string()).unwrap_or_default()),
+    })
+}
+
+fn retrans(st_reqs: &[View<'_>]) -> usize {
+    st_reqs.iter().filter(|v| v.path.sent.is_some()).count()
+}
+
+/// Situation A: the first exchange(s) go unanswered.
+fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &Option<Finding>) -> Finding {
+    let req = st.requests[0];
+    let sent_count = retrans(&st.requests);
+    let first_ev = msg_evidence(case, req.at(), "first IKE message");
+    let arrived: Vec<&View<'_>> = st.requests.iter().filter(|v| v.path.arrived.is_some()).collect();
+    let responder = req.path.to;
+    let responder_captured = responder.is_some_and(|r| case.gws[r].ext.is_some());
+    if let Some((gi, icmp)) = icmp_unreachable(case, &req) {
+        return Finding::new("A", "responder-not-listening", 0.9, "the responder's host answers the IKE packets with ICMP port unreachable: no IKE daemon is listening")
+            .with(first_ev)
+            .with(icmp_evidence(case, gi, icmp))
+            .advise("start the IKE daemon on the responder (`ipsec start` / `systemctl start ipsec` or strongswan) and check it listens on UDP 500 and 4500 (`ss -uln`)");
+    }
+    if answered {
+        // The responder answered, the answers did not come back.
+        let resp = st.responses[0];
+        let f = Finding::new("A", "ike-replies-lost", 0.85, "the responder answers, but its answers never reach the initiator")
+            .with(first_ev)
+            .with(msg_evidence(case, resp.at(), "answer sent by the responder"))
+            .advise("something between the gateways drops UDP 500/4500 from the responder to the initiator: check firewalls and NAT on the return path")
+            .advise("tcpdump -i eth1 -n -p udp port 500 or udp port 4500 on both gateways while bringing the conn up");
+        return f;
+    }
+    if let Some(f) = log_cause.as_ref().filter(|f| f.cause == "ike-proposal-rejected") {
+        return f.clone();
+    }
+    if responder_captured {
+        if arrived.is_empty() {
+            return Finding::new(
+                "A",
+                "ike-blocked-on-path",
+                0.9,
+                format!("the first IKE message left the initiator {sent_count} time(s) and never arrived at the responder (A2)"),
+            )
+            .with(first_ev)
+            .advise("a firewall or router between the gateways drops UDP 500 (or there is a NAT you did not know of): check ACLs on the path")
+            .advise("on both gateways: tcpdump -i eth1 -n -p udp port 500 or udp port 4500");
+        }
+        let r = responder.unwrap_or(0);
+        let daemon_logged = case.gws[r].has_log();
+        let daemon_saw = super::find_log(&case.gws[r], |k| {
+            matches!(k, EventKind::Responding { .. } | EventKind::Received { .. } | EventKind::NoProposalChosen { .. })
+        })
+        .is_some();
+        let arrived_ev = msg_evidence(case, arrived[0].path.arrived.unwrap_or(arrived[0].at()), "arrived at the responder");
+        if daemon_logged && daemon_saw {
+            return Finding::new("A", "ike-proposal-rejected", 0.5, "the responder's daemon received the first message but did not answer it")
+                .with(first_ev)
+                .with(arrived_ev)
+                .advise("read the responder's log around that time: it names why it dropped the request");
+        }
+        let daemon_running = super::find_log(&case.gws[r], |k| matches!(k, EventKind::DaemonStarted { .. } | EventKind::ConnectionAdded { .. })).is_some();
+        let conf = if daemon_logged && daemon_running { 0.85 } else { 0.6 };
+        let mut f = Finding::new(
+            "A",
+            "ike-filtered-at-responder",
+            conf,
+            "the first IKE message arrives at the responder but nothing answers it and the daemon does not log it (A1): a firewall on the responder",
+        )
+        .with(first_ev)
+        .with(arrived_ev)
+        .advise("check the responder's own firewall (iptables -L INPUT -n -v): UDP 500 and 4500 must be accepted")
+        .advise("turn on pluto debugging (plutodebug=all) or charon's `ike 2` logging to confirm the daemon never sees the packet");
+        if !daemon_logged {
+            f = f.advise("without the responder's log this cannot be told apart from a daemon that is not running but sends no ICMP; bring sg2's log");
+        }
+        return f;
+    }
+    // Only the initiator's view.
+    let mut f = Finding::new(
+        "A",
+        "ike-blocked-on-path",
+        0.45,
+        format!("the first IKE message left the initiator {sent_count} time(s) and was never answered"),
+    )
+    .with(first_ev)
+    .advise("capture on the responder at the same time (tcpdump -i eth1 -n -p udp port 500 or udp port 4500): if the packets arrive there, the responder filters them or its daemon is not running (A1); if not, they are dropped on the way (A2)");
+    if let Some(r) = responder {
+        if case.gws[r].has_log() {
+            f.confidence = 0.55;
+            f.summary.push_str("; the responder's log shows nothing of it");
+        }
+    }
+    f
+}
+
+/// Fragments of the message `v` that left its sender and never arrived.
+fn fragment_loss(case: &Case<'_>, v: &View<'_>) -> Option<(usize, usize, Vec<Evidence>)> {
+    let sent = v.path.sent?;
+    let to = v.path.to?;
+    let m = msg(case, sent);
+    let id = m.ip_frag_id?;
+    let stl = case.gws[sent.gw].tl()?;
+    let rtl = case.gws[to].tl()?;
+    let sd = stl.frags.iter().find(|d| d.key.id == id && d.key.src == m.src.ip())?;
+    let rd = rtl.frags.iter().find(|d| d.key.id == id && d.key.proto == sd.key.proto);
+    let got: Vec<u32> = rd.map(|d| d.pieces.iter().map(|p| p.offset).collect()).unwrap_or_default();
+    let missing: Vec<&crate::track::FragPiece> = sd.pieces.iter().filter(|p| !got.contains(&p.offset)).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let src = case.gws[sent.gw].ext?.name.clone();
+    let ev = missing
+        .iter()
+        .take(4)
+        .map(|p| Evidence {
+            source: src.clone(),
+            packet: Some(p.number),
+            line: None,
+            time: Some(fmt_time(p.time)),
+            text: format!("IP fragment id {} offset {} ({} bytes) left here and never arrived at {}", id, p.offset, p.len, case.gws[to].name),
+        })
+        .collect();
+    Some((sd.pieces.len(), missing.len(), ev))
+}
+
+/// Situation B: the third exchange (MI3 / IKE_AUTH) fails.
+fn situation_b(case: &Case<'_>, st: &StepState<'_>, answered: bool, v1: bool, natt: bool, log_cause: &Option<Finding>) -> Finding {
+    let req = st.requests[0];
+    let what = if v1 { "MI3 (the third exchange)" } else { "IKE_AUTH" };
+    let req_ev = msg_evidence(case, req.at(), &format!("{what} sent"));
+    if let Some(f) = log_cause.as_ref().filter(|f| matches!(f.cause, "auth-failed" | "id-mismatch")) {
+        let mut f = f.clone();
+        f.evidence.insert(0, req_ev.clone().unwrap_or_else(|| f.evidence[0].clone()));
+        f.evidence.truncate(super::MAX_EVIDENCE);
+        return f;
+    }
+    // Fragments lost on the way.
+    for v in &st.requests {
+        if let Some((n, lost, ev)) = fragment_loss(case, v) {
+            let mut f = Finding::new(
+                "B",
+                "ike-fragments-dropped",
+                0.9,
+                format!("{what} is larger than the path MTU and went out in {n} IP fragments; {lost} of them never arrived"),
+            )
+            .with(req_ev.clone());
+            for e in ev {
+                f = f.with(Some(e));
+            }
+            return f
+                .advise("a device on the path drops IP fragments: test with `ping -s 5000 <peer>` from sg1")
+                .advise("enable IKE fragmentation (fragmentation=yes / fragmentation = yes in swanctl) so IKE splits the message itself")
+                .advise("to confirm, stop sending the certificate inline: leftsendcert=never, with the certificate copied to the peer");
+        }
+    }
+    let arrived = st.requests.iter().any(|v| v.path.arrived.is_some());
+    let responder_captured = req.path.to.is_some_and(|r| case.gws[r].ext.is_some());
+    let fragmented = st.requests.iter().any(|v| v.m.ip_fragmented);
+    if responder_captured && !arrived && !answered {
+        if natt {
+            return Finding::new("B", "natt-port-4500-blocked", 0.9, format!("NAT was detected and the exchange moved to UDP 4500; {what} leaves on 4500 and never arrives"))
+                .with(req_ev)
+                .advise("open UDP 4500 both ways on the path and on both gateways; NAT-T traffic may come from any source port:")
+                .advise("iptables -A INPUT -p udp --sport 4500 -j ACCEPT; iptables -A INPUT -p udp --dport 4500 -j ACCEPT");
+        }
+        if fragmented {
+            return Finding::new("B", "ike-fragments-dropped", 0.7, format!("{what} went out in IP fragments and never arrived whole"))
+                .with(req_ev)
+                .advise("test fragments with `ping -s 5000 <peer>`; enable IKE fragmentation or use leftsendcert=never to confirm");
+        }
+        return Finding::new("A", "ike-blocked-on-path", 0.5, format!("{what} left the initiator and never arrived, though the first exchanges did"))
+            .with(req_ev)
+            .advise("capture all traffic between the gateways (tcpdump -i eth1 -v -n -p ip host PEER and not port 22)");
+    }
+    if !responder_captured && !answered {
+        if natt {
+            return Finding::new("B", "natt-port-4500-blocked", 0.55, format!("the exchange moved to UDP 4500 and {what} is never answered"))
+                .with(req_ev)
+                .advise("capture on the responder: if the 4500 packets do not arrive, UDP 4500 is blocked on the path; if they do, the responder's firewall or authentication")
+                .advise("iptables rules for NAT-T must accept UDP 4500 from any source port");
+        }
+        if fragmented {
+            return Finding::new("B", "ike-fragments-dropped", 0.55, format!("{what} went out in IP fragments and was never answered"))
+                .with(req_ev)
+                .advise("capture on the responder with a filter that shows fragments: 'udp port 500 or udp port 4500 or (ip[6:2] & 0x1fff != 0)'")
+                .advise("test with `ping -s 5000 <peer>`; enable IKE fragmentation, or leftsendcert=never to confirm");
+        }
+    }
+    // It arrived (or we cannot tell) and the answer is missing or an error.
+    let mut f = Finding::new(
+        "B",
+        "auth-failed",
+        if arrived { 0.7 } else { 0.45 },
+        if arrived {
+            format!("{what} reached the responder, which did not complete authentication: usually a PSK or signature mismatch (or a peer ID it does not accept)")
+        } else {
+            format!("{what} is not answered: the write-up's situation B, most often an authentication failure")
+        },
+    )
+    .with(req_ev)
+    .advise("read the responder's log around the third exchange: a PSK mismatch shows as a decryption or authentication failure")
+    .advise("compare the PSK (ipsec.secrets) and leftid/rightid on both ends");
+    if !case.gws.iter().any(|g| g.has_log()) {
+        f = f.advise("the logs would tell an authentication failure from an ID mismatch: bring both daemons' logs");
+    }
+    if let Some(r) = st.responses.first() {
+        f = f.with(msg_evidence(case, r.at(), "answer"));
+    }
+    f
+}
+
+/// Situation C: phase 1 up, the IPsec SA (quick mode / child SA) is refused.
+fn situation_c(case: &Case<'_>, st: &StepState<'_>, log_cause: &Option<Finding>, v1: bool) -> Finding {
+    let req = st.requests[0];
+    let req_ev = msg_evidence(case, req.at(), if v1 { "quick mode sent" } else { "CREATE_CHILD_SA sent" });
+    if let Some(f) = log_cause.as_ref().filter(|f| f.situation == "C") {
+        let mut f = f.clone();
+        if let Some(e) = req_ev {
+            f.evidence.push(e);
+        }
+        return f;
+    }
+    Finding::new(
+        "C",
+        "child-proposal-mismatch",
+        0.35,
+        "phase 1 is up but the IPsec SA negotiation is not answered; from packets alone a proposal, PFS or subnet mismatch cannot be told apart",
+    )
+    .with(req_ev)
+    .advise("situation C is diagnosed from the responder's log (the write-up: tcpdump does not help): bring sg2's pluto/charon log")
+    .advise("compare esp=, pfs= and leftsubnet/rightsubnet on both ends")
+}
+
+/// Observations that are not failures: NAT, IKE fragmentation, clock offset.
+fn observe(case: &Case<'_>, a: &mut IkeAnalysis) {
+    if let Some(r) = case.rewrites.first() {
+        let f = Finding::new(
+            "-",
+            "nat-present",
+            0.9,
+            format!("a NAT rewrites {} to {} between the gateways", r.at_sender, r.at_receiver),
+        )
+        .with(msg_evidence(case, r.msg, "as sent"));
+        a.observations.push(f);
+    }
+    let frag_used = case.gws.iter().flat_map(|g| g.ike().iter()).find(|m| m.ike_fragment.is_some());
+    if let Some(m) = frag_used {
+        a.observations.push(Finding::new("-", "ike-fragmentation-used", 0.9, format!("IKE fragmentation in use (packet {})", m.number)));
+    }
+    if let Some(off) = case.clock_offset {
+        if off.abs() > 0.5 {
+            a.observations.push(Finding::new(
+                "-",
+                "clock-offset",
+                0.8,
+                format!("{}'s capture clock is {:+.3} s from {}'s", case.gws[1].name, off, case.gws[0].name),
+            ));
+        }
+    }
+}

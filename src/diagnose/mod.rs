@@ -1,0 +1,154 @@
+//! Rules named after the write-up's situations (A–D) turn the correlated evidence into findings:
+//! a cause id from DESIGN.md's taxonomy, a confidence, the packets and log lines that show it,
+//! and the next step.
+
+mod ike;
+mod esp;
+
+use crate::correlate::{Case, Gw, MsgRef};
+use crate::logs::{EventKind, LogEvent, LogFile};
+use crate::track::IkeMsg;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub situation: &'static str,
+    pub cause: &'static str,
+    pub confidence: f64,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    pub advice: Vec<String>,
+}
+
+impl Finding {
+    pub fn new(situation: &'static str, cause: &'static str, confidence: f64, summary: impl Into<String>) -> Finding {
+        Finding { situation, cause, confidence, summary: summary.into(), evidence: Vec::new(), advice: Vec::new() }
+    }
+
+    pub fn advise(mut self, a: impl Into<String>) -> Finding {
+        self.advice.push(a.into());
+        self
+    }
+
+    pub fn with(mut self, e: Option<Evidence>) -> Finding {
+        if let Some(e) = e {
+            if self.evidence.len() < MAX_EVIDENCE {
+                self.evidence.push(e);
+            }
+        }
+        self
+    }
+
+    pub fn is_problem(&self) -> bool {
+        self.situation != "-"
+    }
+}
+
+/// Evidence items kept per finding.
+pub const MAX_EVIDENCE: usize = 12;
+
+pub fn fmt_time(t: f64) -> String {
+    match jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) {
+        Ok(ts) => ts.strftime("%H:%M:%S%.6f").to_string(),
+        Err(_) => format!("{t:.6}"),
+    }
+}
+
+/// Evidence pointing at one IKE message.
+pub fn msg_evidence(case: &Case<'_>, r: MsgRef, what: &str) -> Option<Evidence> {
+    let g = &case.gws[r.gw];
+    let m = g.ike().get(r.idx)?;
+    Some(Evidence {
+        source: g.ext?.name.clone(),
+        packet: Some(m.number),
+        line: None,
+        time: Some(fmt_time(m.time)),
+        text: format!("{what}: {}", describe(m)),
+    })
+}
+
+/// One line about an IKE message, in the words of the write-up.
+pub fn describe(m: &IkeMsg) -> String {
+    let dir = format!("{} > {}", m.src, m.dst);
+    let kind = if m.major >= 2 {
+        format!(
+            "IKEv2 {} {} msgid {}",
+            m.exchange_name(),
+            if m.is_response() { "response" } else { "request" },
+            m.msgid
+        )
+    } else {
+        format!("IKEv1 {}{} msgid {:08x}", m.exchange_name(), if m.is_v1_encrypted() { " [E]" } else { "" }, m.msgid)
+    };
+    let mut extra = String::new();
+    if m.natt {
+        extra.push_str(", UDP 4500");
+    }
+    if m.ip_fragmented {
+        extra.push_str(", in IP fragments");
+    }
+    if let Some((n, t)) = m.ike_fragment {
+        extra.push_str(&format!(", IKE fragment {n}/{t}"));
+    }
+    if m.retransmission {
+        extra.push_str(", retransmission");
+    }
+    for n in &m.notifies {
+        let name = if m.major >= 2 {
+            crate::wire::isakmp::ikev2_notify_name(*n)
+        } else {
+            crate::wire::isakmp::ikev1_notify_name(*n)
+        };
+        extra.push_str(&format!(", notify {}", name.map(str::to_string).unwrap_or_else(|| n.to_string())));
+    }
+    format!("{kind}, {} bytes, {dir}{extra}", m.length)
+}
+
+pub fn log_evidence(l: &LogFile, e: &LogEvent) -> Evidence {
+    Evidence {
+        source: l.name.clone(),
+        packet: None,
+        line: Some(e.line),
+        time: e.time.as_ref().map(|t| format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second)),
+        text: e.text.clone(),
+    }
+}
+
+/// The first log line on gateway `g` whose event matches.
+pub fn find_log<'a>(g: &'a Gw<'_>, f: impl Fn(&EventKind) -> bool) -> Option<(&'a LogFile, &'a LogEvent)> {
+    g.events().find(|(_, e)| f(&e.kind))
+}
+
+pub fn log_ev(g: &Gw<'_>, f: impl Fn(&EventKind) -> bool) -> Option<Evidence> {
+    find_log(g, f).map(|(l, e)| log_evidence(l, e))
+}
+
+/// All findings, most likely root cause first. A tunnel with nothing wrong gives one `healthy`.
+pub fn diagnose(case: &Case<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let ike = ike::analyse(case);
+    if let Some(f) = ike.problem {
+        findings.push(f);
+    } else if let Some(f) = esp::analyse(case, &ike) {
+        findings.push(f);
+    }
+    if findings.is_empty() {
+        let mut h = Finding::new("-", "healthy", ike.healthy_confidence, ike.healthy_summary.clone());
+        h.evidence = ike.healthy_evidence.clone();
+        findings.push(h);
+    }
+    findings.extend(ike.observations);
+    findings
+}

@@ -1,0 +1,186 @@
+//! What the user brought: capture and log files (or folders of them), recognised by content and
+//! grouped into gateways ("sides") by the name prefix before the first `-` or `.`.
+
+use crate::logs::{self, LogFile, ParseOptions};
+use crate::source::{self, CaptureReader};
+use crate::track::{self, Timeline};
+use crate::wire::frag;
+use crate::wire::packet::{Decoder, Skip};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// One capture file, decoded into a timeline.
+#[derive(Debug)]
+pub struct Capture {
+    pub name: String,
+    pub timeline: Timeline,
+    /// Packets of link types we cannot decode, by link type (reported once each).
+    pub unknown_link: BTreeMap<u32, u64>,
+    pub frag_stats: frag::Stats,
+    /// The reader stopped at damage: everything before it was used.
+    pub error: Option<String>,
+}
+
+/// One gateway: its captures and logs.
+#[derive(Debug, Default)]
+pub struct Side {
+    pub name: String,
+    pub captures: Vec<Capture>,
+    pub logs: Vec<LogFile>,
+}
+
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub sides: Vec<Side>,
+    /// Files that could not be used, with the reason.
+    pub problems: Vec<String>,
+}
+
+/// Largest log we read whole; bigger ones are read up to this size with a warning.
+const MAX_LOG_BYTES: u64 = 256 << 20;
+
+enum Kind {
+    Capture,
+    Log,
+    Neither,
+}
+
+fn sniff(path: &Path) -> std::io::Result<Kind> {
+    let mut head = vec![0u8; 64 * 1024];
+    let mut f = File::open(path)?;
+    let mut n = 0;
+    while n < head.len() {
+        let k = f.read(&mut head[n..])?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    head.truncate(n);
+    Ok(if source::is_capture_magic(&head) {
+        Kind::Capture
+    } else if logs::looks_like_log(&head).is_some() {
+        Kind::Log
+    } else {
+        Kind::Neither
+    })
+}
+
+/// The gateway a file belongs to: its name up to the first `-` or `.`.
+pub fn side_of(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let end = name.find(['-', '.']).unwrap_or(name.len());
+    if end == 0 {
+        name
+    } else {
+        name[..end].to_string()
+    }
+}
+
+fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            match std::fs::read_dir(p) {
+                Ok(rd) => {
+                    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+                    v.sort();
+                    out.extend(v);
+                }
+                Err(e) => problems.push(format!("{}: {e}", p.display())),
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Reads everything. `explicit` maps side names to files (`--side NAME=FILE,FILE`).
+pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: track::Limits) -> Inputs {
+    let mut inputs = Inputs::default();
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for (side, fs) in explicit {
+        for f in expand(fs, &mut inputs.problems) {
+            files.push((side.clone(), f));
+        }
+    }
+    for f in expand(paths, &mut inputs.problems) {
+        files.push((side_of(&f), f));
+    }
+    let mut logs_pending: Vec<(String, PathBuf)> = Vec::new();
+    let mut years: Vec<i32> = Vec::new();
+    for (side, path) in files {
+        match sniff(&path) {
+            Err(e) => inputs.problems.push(format!("{}: {e}", path.display())),
+            Ok(Kind::Neither) => {}
+            Ok(Kind::Log) => logs_pending.push((side, path)),
+            Ok(Kind::Capture) => match read_capture(&path, limits) {
+                Ok(c) => {
+                    if let Some(t) = c.timeline.first_time {
+                        if let Ok(ts) = jiff::Timestamp::from_second(t as i64) {
+                            years.push(ts.to_zoned(jiff::tz::TimeZone::UTC).year() as i32);
+                        }
+                    }
+                    side_mut(&mut inputs.sides, &side).captures.push(c);
+                }
+                Err(e) => inputs.problems.push(e),
+            },
+        }
+    }
+    // Logs without a year take the captures' year.
+    let opts = ParseOptions { year: years.iter().max().copied(), ..Default::default() };
+    for (side, path) in logs_pending {
+        let mut bytes = Vec::new();
+        let r = File::open(&path).and_then(|f| f.take(MAX_LOG_BYTES).read_to_end(&mut bytes));
+        if let Err(e) = r {
+            inputs.problems.push(format!("{}: {e}", path.display()));
+            continue;
+        }
+        let name = path.display().to_string();
+        let mut lf = logs::parse_bytes(&name, &bytes, &opts);
+        if bytes.len() as u64 >= MAX_LOG_BYTES {
+            lf.warnings.push(format!("{name}: only the first {MAX_LOG_BYTES} bytes were read"));
+        }
+        side_mut(&mut inputs.sides, &side).logs.push(lf);
+    }
+    inputs
+}
+
+fn side_mut<'a>(sides: &'a mut Vec<Side>, name: &str) -> &'a mut Side {
+    if let Some(i) = sides.iter().position(|s| s.name == name) {
+        return &mut sides[i];
+    }
+    sides.push(Side { name: name.to_string(), ..Default::default() });
+    sides.last_mut().unwrap()
+}
+
+/// source → wire → track for one file.
+pub fn read_capture(path: &Path, limits: track::Limits) -> Result<Capture, String> {
+    let name = path.display().to_string();
+    let mut reader: CaptureReader<Box<dyn Read>> = source::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let mut decoder = Decoder::new(frag::Limits::default());
+    let mut timeline = Timeline::new(limits);
+    let mut unknown_link = BTreeMap::new();
+    let mut error = None;
+    let mut number = 0u64;
+    while let Some(r) = reader.next_frame() {
+        match r {
+            Ok(f) => {
+                number += 1;
+                match decoder.decode(&f, number, |d| timeline.add(d)) {
+                    Ok(()) => {}
+                    Err(Skip::UnknownLinkType(t)) => *unknown_link.entry(t).or_insert(0) += 1,
+                    Err(Skip::NotIp | Skip::Truncated) => timeline.packets += 1,
+                }
+            }
+            Err(e) => {
+                error = Some(format!("{name}: {e} (after {number} packets)"));
+                break;
+            }
+        }
+    }
+    Ok(Capture { name, timeline, unknown_link, frag_stats: decoder.frag_stats(), error })
+}
