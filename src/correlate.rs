@@ -91,7 +91,8 @@ pub struct Case<'a> {
     pub clock_offset: Option<f64>,
 }
 
-fn local_addrs(tl: &Timeline, logs: &[LogFile]) -> Vec<IpAddr> {
+/// The capturing host's own addresses, and whether the evidence was decisive.
+fn local_addrs(tl: &Timeline, logs: &[LogFile]) -> (Vec<IpAddr>, bool) {
     // Addresses present in every IKE/ESP packet: the capturing host and (for a two-party
     // capture) its peer. The one sending with a fresh TTL is the host itself.
     let mut seen: HashMap<IpAddr, u64> = HashMap::new();
@@ -108,11 +109,19 @@ fn local_addrs(tl: &Timeline, logs: &[LogFile]) -> Vec<IpAddr> {
         *seen.entry(f.key.src).or_default() += f.packets;
         *seen.entry(f.key.dst).or_default() += f.packets;
     }
-    let from_logs: Vec<IpAddr> =
-        logs.iter().flat_map(|l| l.local_addrs.iter()).filter_map(|a| a.parse().ok()).collect();
-    let everywhere: Vec<IpAddr> = seen.iter().filter(|(_, n)| **n == total && total > 0).map(|(a, _)| *a).collect();
+    let from_logs: Vec<IpAddr> = logs
+        .iter()
+        .flat_map(|l| l.local_addrs.iter())
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let mut everywhere: Vec<IpAddr> = seen
+        .iter()
+        .filter(|(_, n)| **n == total && total > 0)
+        .map(|(a, _)| *a)
+        .collect();
+    everywhere.sort();
     if everywhere.len() == 1 {
-        return everywhere;
+        return (everywhere, true);
     }
     let candidates: Vec<IpAddr> = if everywhere.is_empty() {
         let mut v: Vec<(IpAddr, u64)> = seen.into_iter().collect();
@@ -122,16 +131,17 @@ fn local_addrs(tl: &Timeline, logs: &[LogFile]) -> Vec<IpAddr> {
         everywhere
     };
     if let Some(a) = candidates.iter().find(|a| from_logs.contains(a)) {
-        return vec![*a];
+        return (vec![*a], true);
     }
-    let fresh: Vec<IpAddr> = candidates.iter().filter(|a| tl.fresh_ttl.get(a).copied().unwrap_or(0) > 0).copied().collect();
+    let fresh: Vec<IpAddr> = candidates
+        .iter()
+        .filter(|a| tl.fresh_ttl.get(a).copied().unwrap_or(0) > 0)
+        .copied()
+        .collect();
     if fresh.len() == 1 {
-        return fresh;
+        return (fresh, true);
     }
-    // The captured host's packets carry the highest TTLs: pick the best-scored candidate.
-    let mut best = candidates.clone();
-    best.sort_by_key(|a| std::cmp::Reverse(tl.fresh_ttl.get(a).copied().unwrap_or(0)));
-    best.into_iter().take(1).collect()
+    (candidates, false)
 }
 
 fn has_ipsec(c: &Capture) -> bool {
@@ -140,7 +150,7 @@ fn has_ipsec(c: &Capture) -> bool {
 
 /// Builds the per-gateway views and matches what crossed between them.
 pub fn correlate(sides: &[Side]) -> Case<'_> {
-    let mut gws: Vec<Gw<'_>> = sides
+    let sides_sure: Vec<(Gw<'_>, bool)> = sides
         .iter()
         .map(|s| {
             let mut ext: Option<&Capture> = None;
@@ -163,8 +173,34 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
             if ext.is_none() && internal.len() == 1 && s.captures.len() == 1 {
                 ext = internal.pop();
             }
-            let addrs = ext.map(|c| local_addrs(&c.timeline, &s.logs)).unwrap_or_default();
-            Gw { name: &s.name, ext, internal, logs: &s.logs, addrs }
+            let (addrs, sure) = ext.map(|c| local_addrs(&c.timeline, &s.logs)).unwrap_or_default();
+            (
+                Gw {
+                    name: &s.name,
+                    ext,
+                    internal,
+                    logs: &s.logs,
+                    addrs,
+                },
+                sure,
+            )
+        })
+        .collect();
+    // Undecided captures (every packet holds both ends, no fresh TTL, no log) take the
+    // candidate that the other gateway proved to be its own out of the running.
+    let proven: Vec<IpAddr> = sides_sure
+        .iter()
+        .filter(|(_, sure)| *sure)
+        .flat_map(|(g, _)| g.addrs.clone())
+        .collect();
+    let mut gws: Vec<Gw<'_>> = sides_sure
+        .into_iter()
+        .map(|(mut g, sure)| {
+            if !sure {
+                let left: Vec<IpAddr> = g.addrs.iter().filter(|a| !proven.contains(a)).copied().collect();
+                g.addrs = if left.len() == 1 { left } else { Vec::new() };
+            }
+            g
         })
         .collect();
     // A capture that saw nothing from its own host (e.g. only arrivals) gets its address from
@@ -198,7 +234,13 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
         })
         .collect();
     let clock_offset = clock_offset(&gws, &msgs);
-    Case { gws, msgs, esp, rewrites, clock_offset }
+    Case {
+        gws,
+        msgs,
+        esp,
+        rewrites,
+        clock_offset,
+    }
 }
 
 fn sender_of(gws: &[Gw<'_>], capt: usize, m: &IkeMsg) -> Option<usize> {
@@ -248,7 +290,12 @@ fn match_ike(gws: &[Gw<'_>]) -> Vec<MsgPath> {
                     }
                 }
             }
-            paths.push(MsgPath { from: Some(gi), to, sent: Some(MsgRef { gw: gi, idx: i }), arrived });
+            paths.push(MsgPath {
+                from: Some(gi),
+                to,
+                sent: Some(MsgRef { gw: gi, idx: i }),
+                arrived,
+            });
         }
     }
     // Messages seen arriving whose sender we have no capture of (or that we could not match).
@@ -258,7 +305,12 @@ fn match_ike(gws: &[Gw<'_>]) -> Vec<MsgPath> {
             if s == Some(gi) || matched_at_receiver[gi][i] {
                 continue;
             }
-            paths.push(MsgPath { from: s, to: Some(gi), sent: None, arrived: Some(MsgRef { gw: gi, idx: i }) });
+            paths.push(MsgPath {
+                from: s,
+                to: Some(gi),
+                sent: None,
+                arrived: Some(MsgRef { gw: gi, idx: i }),
+            });
         }
     }
     paths
@@ -266,7 +318,10 @@ fn match_ike(gws: &[Gw<'_>]) -> Vec<MsgPath> {
 
 fn match_esp<'a>(gws: &[Gw<'a>]) -> Vec<EspPath<'a>> {
     let mut out = Vec::new();
-    let mut used: Vec<Vec<bool>> = gws.iter().map(|g| vec![false; g.tl().map_or(0, |t| t.esp.len())]).collect();
+    let mut used: Vec<Vec<bool>> = gws
+        .iter()
+        .map(|g| vec![false; g.tl().map_or(0, |t| t.esp.len())])
+        .collect();
     for (gi, g) in gws.iter().enumerate() {
         let Some(tl) = g.ext.map(|c| &c.timeline) else { continue };
         for f in &tl.esp {
@@ -276,11 +331,20 @@ fn match_esp<'a>(gws: &[Gw<'a>]) -> Vec<EspPath<'a>> {
             let to = (gws.len() == 2).then_some(1 - gi);
             let arrived = to.and_then(|t| {
                 let ttl = gws[t].ext.map(|c| &c.timeline)?;
-                let j = ttl.esp.iter().position(|r| r.key.spi == f.key.spi && !gws[t].owns(r.key.src))?;
+                let j = ttl
+                    .esp
+                    .iter()
+                    .position(|r| r.key.spi == f.key.spi && !gws[t].owns(r.key.src))?;
                 used[t][j] = true;
                 Some(&ttl.esp[j])
             });
-            out.push(EspPath { spi: f.key.spi, from: Some(gi), to, sent: Some(f), arrived });
+            out.push(EspPath {
+                spi: f.key.spi,
+                from: Some(gi),
+                to,
+                sent: Some(f),
+                arrived,
+            });
         }
     }
     for (gi, g) in gws.iter().enumerate() {
@@ -290,7 +354,13 @@ fn match_esp<'a>(gws: &[Gw<'a>]) -> Vec<EspPath<'a>> {
                 continue;
             }
             let from = (gws.len() == 2).then_some(1 - gi);
-            out.push(EspPath { spi: f.key.spi, from, to: Some(gi), sent: None, arrived: Some(f) });
+            out.push(EspPath {
+                spi: f.key.spi,
+                from,
+                to: Some(gi),
+                sent: None,
+                arrived: Some(f),
+            });
         }
     }
     out

@@ -70,7 +70,10 @@ fn sniff(path: &Path) -> std::io::Result<Kind> {
 
 /// The gateway a file belongs to: its name up to the first `-` or `.`.
 pub fn side_of(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let end = name.find(['-', '.']).unwrap_or(name.len());
     if end == 0 {
         name
@@ -85,7 +88,10 @@ fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<PathBuf> {
         if p.is_dir() {
             match std::fs::read_dir(p) {
                 Ok(rd) => {
-                    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+                    let mut v: Vec<PathBuf> = rd
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file())
+                        .collect();
                     v.sort();
                     out.extend(v);
                 }
@@ -131,7 +137,10 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: trac
         }
     }
     // Logs without a year take the captures' year.
-    let opts = ParseOptions { year: years.iter().max().copied(), ..Default::default() };
+    let opts = ParseOptions {
+        year: years.iter().max().copied(),
+        ..Default::default()
+    };
     for (side, path) in logs_pending {
         let mut bytes = Vec::new();
         let r = File::open(&path).and_then(|f| f.take(MAX_LOG_BYTES).read_to_end(&mut bytes));
@@ -142,7 +151,8 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: trac
         let name = path.display().to_string();
         let mut lf = logs::parse_bytes(&name, &bytes, &opts);
         if bytes.len() as u64 >= MAX_LOG_BYTES {
-            lf.warnings.push(format!("{name}: only the first {MAX_LOG_BYTES} bytes were read"));
+            lf.warnings
+                .push(format!("{name}: only the first {MAX_LOG_BYTES} bytes were read"));
         }
         side_mut(&mut inputs.sides, &side).logs.push(lf);
     }
@@ -153,7 +163,10 @@ fn side_mut<'a>(sides: &'a mut Vec<Side>, name: &str) -> &'a mut Side {
     if let Some(i) = sides.iter().position(|s| s.name == name) {
         return &mut sides[i];
     }
-    sides.push(Side { name: name.to_string(), ..Default::default() });
+    sides.push(Side {
+        name: name.to_string(),
+        ..Default::default()
+    });
     sides.last_mut().unwrap()
 }
 
@@ -182,5 +195,11 @@ pub fn read_capture(path: &Path, limits: track::Limits) -> Result<Capture, Strin
             }
         }
     }
-    Ok(Capture { name, timeline, unknown_link, frag_stats: decoder.frag_stats(), error })
+    Ok(Capture {
+        name,
+        timeline,
+        unknown_link,
+        frag_stats: decoder.frag_stats(),
+        error,
+    })
 }

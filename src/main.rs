@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ipsec-doctor", version, about = "Tells why an IPsec tunnel fails, from tcpdump captures and IKE logs")]
+#[command(
+    name = "ipsec-doctor",
+    version,
+    about = "Tells why an IPsec tunnel fails, from tcpdump captures and IKE logs"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Command,
@@ -64,7 +68,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Command::Diagnose { paths, side, json, timeline, color } => {
+        Command::Diagnose {
+            paths,
+            side,
+            json,
+            timeline,
+            color,
+        } => {
             let mut sides = Vec::new();
             for s in side {
                 let Some((name, files)) = s.split_once('=') else {
@@ -78,16 +88,39 @@ fn main() -> ExitCode {
                 "never" => false,
                 _ => std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none(),
             };
-            let args = cmd::diagnose::Args { paths, sides, json, timeline, colour };
+            let args = cmd::diagnose::Args {
+                paths,
+                sides,
+                json,
+                timeline,
+                colour,
+            };
             ExitCode::from(cmd::diagnose::run(&args))
         }
-        Command::Dump { file, numeric: _, verbose, link, number, count, time, filter } => {
+        Command::Dump {
+            file,
+            numeric: _,
+            verbose,
+            link,
+            number,
+            count,
+            time,
+            filter,
+        } => {
             let filter: Vec<_> = filter.into_iter().filter(|f| f != "--").collect();
             if !filter.is_empty() {
-                eprintln!("ipsec-doctor: filter expressions ({}) are not supported; dump prints every packet", filter.join(" "));
+                eprintln!(
+                    "ipsec-doctor: filter expressions ({}) are not supported; dump prints every packet",
+                    filter.join(" ")
+                );
                 return ExitCode::from(2);
             }
-            let opts = Options { vflag: verbose, eflag: link, number, time: TimeFormat::from_count(time) };
+            let opts = Options {
+                vflag: verbose,
+                eflag: link,
+                number,
+                time: TimeFormat::from_count(time),
+            };
             match cmd::dump::run(&file, opts, count) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

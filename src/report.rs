@@ -82,7 +82,11 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
                     packets: c.timeline.packets,
                     ike_messages: c.timeline.ike.len(),
                     esp_flows: c.timeline.esp.len(),
-                    role: if g.ext.is_some_and(|e| std::ptr::eq(e, c)) { "external" } else { "internal" },
+                    role: if g.ext.is_some_and(|e| std::ptr::eq(e, c)) {
+                        "external"
+                    } else {
+                        "internal"
+                    },
                     error: c.error.as_deref(),
                     dropped: &c.timeline.dropped,
                 })
@@ -93,7 +97,10 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
                 .map(|l| LogJson {
                     file: &l.name,
                     dialect: l.dialect,
-                    daemon: l.daemon.as_ref().map(|d| d.version.clone().unwrap_or_else(|| format!("{:?}", d.daemon))),
+                    daemon: l
+                        .daemon
+                        .as_ref()
+                        .map(|d| d.version.clone().unwrap_or_else(|| format!("{:?}", d.daemon))),
                     events: l.events.len(),
                 })
                 .collect(),
@@ -137,7 +144,14 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
             encapsulated: p.sent.or(p.arrived).is_some_and(|f| f.key.udp.is_some()),
         })
         .collect();
-    let r = Report { findings, sides, ike_sas, esp_flows, clock_offset: case.clock_offset, problems: &inputs.problems };
+    let r = Report {
+        findings,
+        sides,
+        ike_sas,
+        esp_flows,
+        clock_offset: case.clock_offset,
+        problems: &inputs.problems,
+    };
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
@@ -206,7 +220,12 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
                     _ => e.source.clone(),
                 };
                 let t = e.time.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
-                wrap(&mut out, &format!("    {}{}", st.paint("2", &at), t), "      ", &format!(": {}", e.text));
+                wrap(
+                    &mut out,
+                    &format!("    {}{}", st.paint("2", &at), t),
+                    "      ",
+                    &format!(": {}", e.text),
+                );
             }
             if !f.advice.is_empty() {
                 out.push_str("  next:\n");
@@ -234,9 +253,19 @@ fn ladder(case: &Case<'_>) -> String {
             let t = if gi == 1 { m.time - off } else { m.time };
             let dir = if g.owns(m.src.ip()) { "->" } else { "<-" };
             let what = if m.major >= 2 {
-                format!("{} {}{}", m.exchange_name(), if m.is_response() { "R" } else { "I" }, if m.natt { " 4500" } else { "" })
+                format!(
+                    "{} {}{}",
+                    m.exchange_name(),
+                    if m.is_response() { "R" } else { "I" },
+                    if m.natt { " 4500" } else { "" }
+                )
             } else {
-                format!("{}{}{}", m.exchange_name(), if m.is_v1_encrypted() { "[E]" } else { "" }, if m.natt { " 4500" } else { "" })
+                format!(
+                    "{}{}{}",
+                    m.exchange_name(),
+                    if m.is_v1_encrypted() { "[E]" } else { "" },
+                    if m.natt { " 4500" } else { "" }
+                )
             };
             rows.push((t, gi, format!("{dir} {what} #{}", m.number)));
         }
@@ -244,9 +273,19 @@ fn ladder(case: &Case<'_>) -> String {
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut s = String::new();
     let names: Vec<&str> = case.gws.iter().map(|g| g.name).collect();
-    let _ = writeln!(s, "{:<16}{:<31}{}", "time", names.first().copied().unwrap_or(""), names.get(1).copied().unwrap_or(""));
+    let _ = writeln!(
+        s,
+        "{:<16}{:<31}{}",
+        "time",
+        names.first().copied().unwrap_or(""),
+        names.get(1).copied().unwrap_or("")
+    );
     for (t, gi, txt) in rows {
-        let (a, b) = if gi == 0 { (txt.as_str(), "") } else { ("", txt.as_str()) };
+        let (a, b) = if gi == 0 {
+            (txt.as_str(), "")
+        } else {
+            ("", txt.as_str())
+        };
         let _ = writeln!(s, "{:<16}{:<31}{}", fmt_time(t), a, b);
     }
     s

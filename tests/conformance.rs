@@ -19,7 +19,11 @@ fn data() -> &'static Path {
 }
 
 fn parse_flags(flags: &str) -> Options {
-    let mut o = Options { number: true, time: TimeFormat::DateLocal, ..Default::default() };
+    let mut o = Options {
+        number: true,
+        time: TimeFormat::DateLocal,
+        ..Default::default()
+    };
     for f in flags.split_whitespace() {
         if let Some(rest) = f.strip_prefix('-') {
             for c in rest.chars() {
@@ -54,7 +58,9 @@ fn blocks(text: &str) -> Vec<String> {
 }
 
 fn shows_ipsec(block: &str) -> bool {
-    ["isakmp", "ESP(", "AH(", "NONESP-encap", "UDP-encap"].iter().any(|k| block.contains(k))
+    ["isakmp", "ESP(", "AH(", "NONESP-encap", "UDP-encap"]
+        .iter()
+        .any(|k| block.contains(k))
 }
 
 #[derive(Default)]
@@ -66,7 +72,9 @@ struct Tally {
 
 fn run_case(id: &str, capture: &Path, flags: &str, expected: &Path, t: &mut Tally) {
     let mut text = String::new();
-    GzDecoder::new(File::open(expected).unwrap()).read_to_string(&mut text).unwrap();
+    GzDecoder::new(File::open(expected).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
     let want = blocks(&text);
     let opts = parse_flags(flags);
     let bytes = std::fs::read(capture).unwrap();
@@ -74,7 +82,10 @@ fn run_case(id: &str, capture: &Path, flags: &str, expected: &Path, t: &mut Tall
         Ok(r) => r,
         Err(e) => {
             if !want.is_empty() {
-                t.failures.push(format!("{id}: we could not open the capture ({e}), tcpdump printed {} packets", want.len()));
+                t.failures.push(format!(
+                    "{id}: we could not open the capture ({e}), tcpdump printed {} packets",
+                    want.len()
+                ));
             }
             return;
         }
@@ -86,7 +97,8 @@ fn run_case(id: &str, capture: &Path, flags: &str, expected: &Path, t: &mut Tall
         let class = printer.print(&frame, &mut out);
         let ours = out.as_str();
         let Some(theirs) = want.get(n) else {
-            t.failures.push(format!("{id}: packet {} printed by us, not by tcpdump", n + 1));
+            t.failures
+                .push(format!("{id}: packet {} printed by us, not by tcpdump", n + 1));
             return;
         };
         n += 1;
@@ -96,15 +108,18 @@ fn run_case(id: &str, capture: &Path, flags: &str, expected: &Path, t: &mut Tall
             Class::Ipsec if ours.ends_with("): ") && ours.contains("AH(") && theirs.starts_with(ours) => {
                 t.identical_through_ah += 1
             }
-            Class::Ipsec => t.failures.push(format!("{id} packet {n}:\n  tcpdump: {theirs}\n  ours:    {ours}")),
-            Class::Other if shows_ipsec(theirs) => {
-                t.failures.push(format!("{id} packet {n}: tcpdump shows IPsec but we classified it as other:\n  {theirs}"))
-            }
+            Class::Ipsec => t
+                .failures
+                .push(format!("{id} packet {n}:\n  tcpdump: {theirs}\n  ours:    {ours}")),
+            Class::Other if shows_ipsec(theirs) => t.failures.push(format!(
+                "{id} packet {n}: tcpdump shows IPsec but we classified it as other:\n  {theirs}"
+            )),
             Class::Other => {}
         }
     }
     if n != want.len() {
-        t.failures.push(format!("{id}: we printed {n} packets, tcpdump {}", want.len()));
+        t.failures
+            .push(format!("{id}: we printed {n} packets, tcpdump {}", want.len()));
     }
 }
 
@@ -117,8 +132,16 @@ fn tcpdump_conformance() {
     let mut cases = 0;
     for row in manifest.lines().skip(1) {
         let f: Vec<&str> = row.split('\t').collect();
-        let [id, capture, flags, expected] = f[..] else { panic!("bad manifest row {row}") };
-        run_case(id, &data().join("corpus").join(capture), flags, &data().join(expected), &mut t);
+        let [id, capture, flags, expected] = f[..] else {
+            panic!("bad manifest row {row}")
+        };
+        run_case(
+            id,
+            &data().join("corpus").join(capture),
+            flags,
+            &data().join(expected),
+            &mut t,
+        );
         cases += 1;
     }
     eprintln!(
@@ -130,6 +153,10 @@ fn tcpdump_conformance() {
     for f in t.failures.iter().take(40) {
         eprintln!("{f}");
     }
-    assert!(t.failures.is_empty(), "{} packets differ from tcpdump 4.99.3", t.failures.len());
+    assert!(
+        t.failures.is_empty(),
+        "{} packets differ from tcpdump 4.99.3",
+        t.failures.len()
+    );
     assert!(t.identical > 1000, "suspiciously few packets compared: {}", t.identical);
 }

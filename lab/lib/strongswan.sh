@@ -81,7 +81,7 @@ connections {
 				local_ts = $L_NET
 				remote_ts = $R_NET
 				esp_proposals = $pfs_esp
-				rekey_time = 0
+				rekey_time = ${CHILD_REKEY:-0}
 				start_action = none
 			}
 		}

@@ -32,7 +32,10 @@ pub fn run(args: &Args) -> u8 {
                 eprintln!("ipsec-doctor: {e}; used what came before");
             }
             for (lt, n) in &c.unknown_link {
-                eprintln!("ipsec-doctor: {}: {n} packets of link type {lt}, which we cannot decode", c.name);
+                eprintln!(
+                    "ipsec-doctor: {}: {n} packets of link type {lt}, which we cannot decode",
+                    c.name
+                );
             }
         }
         for l in &s.logs {

@@ -33,7 +33,12 @@ fn large_lost(p: &EspPath<'_>) -> Option<(u64, u32)> {
         .by_size
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i > 0 && crate::track::SIZE_CLASSES.get(i - 1).is_some_and(|c| *c >= biggest_arrived))
+        .filter(|(i, _)| {
+            *i > 0
+                && crate::track::SIZE_CLASSES
+                    .get(i - 1)
+                    .is_some_and(|c| *c >= biggest_arrived)
+        })
         .map(|(_, n)| n)
         .sum();
     (s.max_len > biggest_arrived && lost_large > 0 && s.packets > r.packets).then_some((lost_large, biggest_arrived))
@@ -71,14 +76,33 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         if captured == 0 {
             return None;
         }
-        let updown = case.gws.iter().find_map(|g| log_ev(g, |k| matches!(k, EventKind::UpdownFailed { .. } | EventKind::RouteFailed)));
+        let inside = inside_traffic(case);
+        if ike.v2 && !ike.child_up && !(ike.child_inferred && inside.is_some()) {
+            // Whether IKE_AUTH set up the child SA is inside the encryption.
+            return Some(
+                Finding::new(
+                    "C",
+                    "child-proposal-mismatch",
+                    0.3,
+                    "IKE_AUTH was answered but no ESP follows: either the child SA was refused inside the encrypted reply (situation C) or it is up and no traffic is sent (situation D)",
+                )
+                .advise("read both daemons' logs: a refused child SA (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE, a kernel error) is logged there")
+                .advise("then send traffic between the protected subnets and capture ESP on both gateways"),
+            );
+        }
+        let updown = case.gws.iter().find_map(|g| {
+            log_ev(g, |k| {
+                matches!(k, EventKind::UpdownFailed { .. } | EventKind::RouteFailed)
+            })
+        });
         let mut f = Finding::new(
             "D",
             "no-traffic-sent",
-            if ike.child_up { 0.75 } else { 0.4 },
+            if ike.child_up { 0.75 } else { 0.5 },
             "the SAs are up but no ESP leaves either gateway: traffic is not routed into the tunnel",
         )
         .with(updown)
+        .with(inside)
         .with(case.gws.iter().find_map(|g| log_ev(g, |k| matches!(k, EventKind::ChildSaEstablished { .. }))))
         .advise("send traffic between the protected subnets (ping from client1 to client2), not from the gateway itself")
         .advise("check the routes and policies on the sending gateway (ip xfrm policy, ip route), the _updown script's errors in the log, and its firewall");
@@ -92,14 +116,15 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         let lost: Vec<&&EspPath<'_>> = sent.iter().filter(|p| p.arrived.is_none()).collect();
         let ok: Vec<&&EspPath<'_>> = sent.iter().filter(|p| p.arrived.is_some()).collect();
         let dirs_lost: std::collections::BTreeSet<usize> = lost.iter().filter_map(|p| p.from).collect();
-        let dirs_ok: std::collections::BTreeSet<usize> = ok.iter().filter_map(|p| p.from).collect();
         // Size-dependent loss: big packets lost, small ones pass.
         for p in &ok {
             if let Some((n, biggest)) = large_lost(p) {
                 let s = p.sent.unwrap_or_else(|| unreachable!());
-                let icmp = case.gws.iter().enumerate().find_map(|(gi, g)| {
-                    g.tl()?.icmp.iter().find(|i| i.mtu.is_some()).map(|i| (gi, i))
-                });
+                let icmp = case
+                    .gws
+                    .iter()
+                    .enumerate()
+                    .find_map(|(gi, g)| g.tl()?.icmp.iter().find(|i| i.mtu.is_some()).map(|i| (gi, i)));
                 let mut f = Finding::new(
                     "D",
                     "mtu-blackhole",
@@ -131,9 +156,25 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             let s = l.sent.unwrap_or_else(|| unreachable!());
             let both = dirs_lost.len() >= 2 || (ok.is_empty() && sent.len() >= 2);
             let encap = s.key.udp.is_some();
-            let what = if encap { "UDP-encapsulated ESP (UDP 4500)" } else { "ESP (IP protocol 50)" };
-            if both || (dirs_ok.is_empty() && dirs_lost.len() == 1 && !received_elsewhere(case, l)) && sent_by_both(&sent) {
-                let mut f = Finding::new("D", "esp-blocked", 0.85, format!("the SAs are up, {what} leaves both gateways and never arrives at the other"));
+            let what = if encap {
+                "UDP-encapsulated ESP (UDP 4500)"
+            } else {
+                "ESP (IP protocol 50)"
+            };
+            // Nothing arrived in any direction: blocked. (With traffic sent one way only, the
+            // other way is untested; the summary says so.)
+            if both || ok.is_empty() {
+                let summary = if dirs_lost.len() >= 2 {
+                    format!("the SAs are up, {what} leaves both gateways and never arrives at the other")
+                } else {
+                    format!("the SAs are up, {what} leaves {} and never arrives; no ESP gets through in any direction (the other direction carried no traffic)", l.from.map(|g| case.gws[g].name).unwrap_or("?"))
+                };
+                let mut f = Finding::new(
+                    "D",
+                    "esp-blocked",
+                    if dirs_lost.len() >= 2 { 0.85 } else { 0.65 },
+                    summary,
+                );
                 for p in lost.iter().take(2) {
                     if let (Some(fl), Some(g)) = (p.sent, p.from) {
                         f = f.with(flow_evidence(case, g, fl, "sent, never arrived"));
@@ -163,8 +204,10 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                 }
             }
             return Some(
-                f.advise(format!("something on the path from {from} to {to} drops {what}: check that direction's firewalls and NAT"))
-                    .advise("then follow the write-up with sg1 and sg2 swapped"),
+                f.advise(format!(
+                    "something on the path from {from} to {to} drops {what}: check that direction's firewalls and NAT"
+                ))
+                .advise("then follow the write-up with sg1 and sg2 swapped"),
             );
         }
         // Everything arrived: was it forwarded inside?
@@ -206,13 +249,23 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
     not_forwarded(case)
 }
 
-fn sent_by_both(sent: &[&EspPath<'_>]) -> bool {
-    let froms: std::collections::BTreeSet<usize> = sent.iter().filter_map(|p| p.from).collect();
-    froms.len() >= 2
-}
-
-fn received_elsewhere(_case: &Case<'_>, _p: &EspPath<'_>) -> bool {
-    false
+/// Plain traffic on a gateway's internal interface: hosts behind it are trying to talk.
+fn inside_traffic(case: &Case<'_>) -> Option<Evidence> {
+    case.gws.iter().find_map(|g| {
+        g.internal.iter().find_map(|c| {
+            let p = c.timeline.plain.iter().max_by_key(|p| p.packets)?;
+            Some(Evidence {
+                source: c.name.clone(),
+                packet: Some(p.first_number),
+                line: None,
+                time: Some(fmt_time(p.first_time)),
+                text: format!(
+                    "{} packets from {} to {} reach {}'s internal interface",
+                    p.packets, p.key.src, p.key.dst, g.name
+                ),
+            })
+        })
+    })
 }
 
 /// ESP arrives but the inner traffic never leaves the receiver's internal interface.
@@ -221,11 +274,18 @@ fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
         if g.internal.is_empty() {
             continue;
         }
-        let arrived: Vec<&EspPath<'_>> = case.esp.iter().filter(|p| p.to == Some(gi) && p.arrived.is_some()).collect();
+        let arrived: Vec<&EspPath<'_>> = case
+            .esp
+            .iter()
+            .filter(|p| p.to == Some(gi) && p.arrived.is_some())
+            .collect();
         if arrived.is_empty() {
             continue;
         }
-        let inner_out = g.internal.iter().any(|c| c.timeline.plain.iter().any(|p| p.packets > 0));
+        let inner_out = g
+            .internal
+            .iter()
+            .any(|c| c.timeline.plain.iter().any(|p| p.packets > 0));
         if !inner_out {
             let r = arrived[0].arrived?;
             return Some(

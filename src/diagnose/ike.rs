@@ -20,6 +20,10 @@ pub struct IkeAnalysis {
     pub initiator: Option<usize>,
     /// IKE moved to UDP 4500.
     pub natt: bool,
+    /// The chosen IKE SA is IKEv2 (whose child SA outcome is encrypted).
+    pub v2: bool,
+    /// IKEv2: the IKE_AUTH reply is large enough to carry the child SA's payloads.
+    pub child_inferred: bool,
     pub healthy_confidence: f64,
     pub healthy_summary: String,
     pub healthy_evidence: Vec<Evidence>,
@@ -35,7 +39,10 @@ struct View<'a> {
 
 impl View<'_> {
     fn at(&self) -> MsgRef {
-        self.path.sent.or(self.path.arrived).expect("a path has a sent or arrived end")
+        self.path
+            .sent
+            .or(self.path.arrived)
+            .expect("a path has a sent or arrived end")
     }
 }
 
@@ -61,7 +68,11 @@ fn initiator_addrs(case: &Case<'_>) -> HashMap<usize, IpAddr> {
     let mut out = HashMap::new();
     for (gi, g) in case.gws.iter().enumerate() {
         let first = g.ike().iter().find(|m| {
-            m.rspi == [0; 8] && matches!(m.exchange, ex::IDENTITY_PROTECTION | ex::AGGRESSIVE | ex::BASE | ex::IKE_SA_INIT)
+            m.rspi == [0; 8]
+                && matches!(
+                    m.exchange,
+                    ex::IDENTITY_PROTECTION | ex::AGGRESSIVE | ex::BASE | ex::IKE_SA_INIT
+                )
                 && (m.major < 2 || m.flags & 0x08 != 0)
         });
         if let Some(m) = first {
@@ -89,9 +100,7 @@ fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
                 Some(Step::Auth)
             } else if Some(m.digest) == first_digest || (v.from_initiator && m.rspi == [0; 8]) {
                 Some(Step::First)
-            } else if v.from_initiator {
-                Some(Step::Second)
-            } else if m.payloads.contains(&4) {
+            } else if v.from_initiator || m.payloads.contains(&4) {
                 Some(Step::Second)
             } else {
                 Some(Step::First)
@@ -117,20 +126,29 @@ struct StepState<'a> {
 }
 
 pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
-    let mut a = IkeAnalysis { healthy_confidence: 0.5, ..Default::default() };
+    let mut a = IkeAnalysis {
+        healthy_confidence: 0.5,
+        ..Default::default()
+    };
     let init_addrs = initiator_addrs(case);
     // Group the messages by IKE SA (initiator SPI / cookie).
     let mut groups: HashMap<[u8; 8], Vec<View<'_>>> = HashMap::new();
     for p in &case.msgs {
         let Some(r) = p.sent.or(p.arrived) else { continue };
         let m = msg(case, r);
-        let v = View { path: *p, m, from_initiator: from_initiator(m, r.gw, &init_addrs) };
+        let v = View {
+            path: *p,
+            m,
+            from_initiator: from_initiator(m, r.gw, &init_addrs),
+        };
         groups.entry(m.ispi).or_default().push(v);
     }
     a.initiator = case.msgs.iter().find_map(|p| {
         let r = p.sent.or(p.arrived)?;
         let m = msg(case, r);
-        (m.rspi == [0; 8] && from_initiator(m, r.gw, &init_addrs)).then_some(p.from).flatten()
+        (m.rspi == [0; 8] && from_initiator(m, r.gw, &init_addrs))
+            .then_some(p.from)
+            .flatten()
     });
     observe(case, &mut a);
     let log_cause = log_cause(case);
@@ -189,16 +207,37 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     a.natt = vs.iter().any(|v| v.m.natt);
     let v1 = vs.iter().any(|v| v.m.major == 1);
     a.ike_up = steps.iter().any(|(s, st)| *s >= Step::Auth && !st.responses.is_empty())
-        || case.gws.iter().any(|g| super::find_log(g, |k| matches!(k, EventKind::IkeSaEstablished { .. })).is_some());
-    a.child_up = case.gws.iter().any(|g| super::find_log(g, |k| matches!(k, EventKind::ChildSaEstablished { .. })).is_some());
+        || case
+            .gws
+            .iter()
+            .any(|g| super::find_log(g, |k| matches!(k, EventKind::IkeSaEstablished { .. })).is_some());
+    a.v2 = !v1;
+    a.child_up = case
+        .gws
+        .iter()
+        .any(|g| super::find_log(g, |k| matches!(k, EventKind::ChildSaEstablished { .. })).is_some())
+        || (v1
+            && steps
+                .iter()
+                .any(|(s, st)| *s == Step::Child && !st.responses.is_empty()));
     // Proposal refused in the first exchange.
     for (s, st) in &steps {
         if *s != Step::First {
             continue;
         }
-        let refusal = st.responses.iter().chain(vs.iter().filter(|v| !v.from_initiator && v.m.exchange == ex::INFORMATIONAL_V1)).find(|v| {
-            v.m.has_notify(notify_type::NO_PROPOSAL_CHOSEN) || (v.m.major >= 2 && v.m.has_notify(notify_type::INVALID_KE_PAYLOAD) && !v.m.payloads.contains(&33))
-        });
+        let refusal = st
+            .responses
+            .iter()
+            .chain(
+                vs.iter()
+                    .filter(|v| !v.from_initiator && v.m.exchange == ex::INFORMATIONAL_V1),
+            )
+            .find(|v| {
+                v.m.has_notify(notify_type::NO_PROPOSAL_CHOSEN)
+                    || (v.m.major >= 2
+                        && v.m.has_notify(notify_type::INVALID_KE_PAYLOAD)
+                        && !v.m.payloads.contains(&33))
+            });
         if let Some(r) = refusal {
             if !a.ike_up {
                 let f = Finding::new(
@@ -223,7 +262,10 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
             continue;
         }
         let answered = !st.responses.is_empty();
-        let answered_at_init = st.responses.iter().any(|v| v.path.arrived.is_some() && Some(v.path.to.unwrap_or(usize::MAX)) == a.initiator.map(Some).unwrap_or(None) || v.path.arrived.is_some() && a.initiator.is_none());
+        let answered_at_init = st.responses.iter().any(|v| {
+            v.path.arrived.is_some() && Some(v.path.to.unwrap_or(usize::MAX)) == a.initiator.map(Some).unwrap_or(None)
+                || v.path.arrived.is_some() && a.initiator.is_none()
+        });
         let init_has_capture = a.initiator.is_some_and(|i| case.gws[i].ext.is_some());
         if answered && (answered_at_init || !init_has_capture) {
             continue;
@@ -262,14 +304,108 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         a.problem = Some(f);
         return a;
     }
-    if !v1 && !a.child_up && last_step == Step::Auth {
-        // IKEv2: IKE_AUTH answered; whether a child SA came up is inside the encryption.
-        let auth_resp = steps.iter().find(|(s, _)| *s == Step::Auth).and_then(|(_, st)| st.responses.first());
-        a.healthy_evidence.extend(auth_resp.and_then(|r| msg_evidence(case, r.at(), "IKE_AUTH answered")));
+    let esp_seen = !case.esp.is_empty();
+    if !v1 && !a.child_up && !esp_seen && last_step == Step::Auth {
+        // IKEv2 hides the outcome of IKE_AUTH inside the encryption; its size still tells.
+        if let Some((_, st)) = steps.iter().find(|(s, _)| *s == Step::Auth) {
+            match auth_reply_by_size(case, st) {
+                Some(f) => {
+                    a.problem = Some(f);
+                    return a;
+                }
+                None => a.child_inferred = true,
+            }
+        }
+    }
+    if !v1 {
+        // A CREATE_CHILD_SA (new child or rekey) answered by a bare notify was refused.
+        if let Some((_, st)) = steps.iter().find(|(s, _)| *s == Step::Child) {
+            if let Some(r) = st
+                .responses
+                .iter()
+                .find(|r| r.m.exchange == ex::CREATE_CHILD_SA && bare_notify(r.m))
+            {
+                let f = Finding::new(
+                    "C",
+                    "child-proposal-mismatch",
+                    0.55,
+                    format!(
+                        "a CREATE_CHILD_SA request (new child SA or rekey) was answered with only an encrypted notify ({} bytes): the responder refused it, typically a proposal or PFS group mismatch (or traffic selectors)",
+                        r.m.length
+                    ),
+                )
+                .with(st.requests.first().and_then(|q| msg_evidence(case, q.at(), "CREATE_CHILD_SA request")))
+                .with(msg_evidence(case, r.at(), "refusal"))
+                .advise("compare esp= / esp_proposals including the PFS DH group on both ends: with PFS on one side only, IKEv2 fails at the first rekey, not at setup")
+                .advise("the responder's log names the refused proposal");
+                a.problem = Some(f);
+                return a;
+            }
+        }
     }
     a.healthy_confidence = if a.child_up { 0.9 } else { 0.6 };
-    a.healthy_summary = if v1 { "phase 1 and phase 2 completed" } else { "IKE_SA_INIT and IKE_AUTH completed" }.into();
+    a.healthy_summary = if v1 {
+        "phase 1 and phase 2 completed"
+    } else {
+        "IKE_SA_INIT and IKE_AUTH completed"
+    }
+    .into();
     a
+}
+
+/// An IKEv2 message whose encrypted payload can hold one notify and nothing else: IV, 8 bytes
+/// of notify, padding and ICV come to 64 bytes at most.
+fn bare_notify(m: &IkeMsg) -> bool {
+    m.major >= 2 && m.length.saturating_sub(28 + 4) <= 64
+}
+
+/// Bytes of distinct messages (IKE fragments summed, retransmissions left out).
+fn distinct_len(vs: &[View<'_>]) -> u32 {
+    let mut seen = Vec::new();
+    let mut total = 0;
+    for v in vs {
+        if !seen.contains(&v.m.digest) {
+            seen.push(v.m.digest);
+            total += v.m.length;
+        }
+    }
+    total
+}
+
+/// An IKE_AUTH reply that holds only a notify (auth refused) or lacks the child SA's payloads.
+/// The encrypted payload of a bare notify is IV + 8 bytes + padding + ICV: 64 bytes at most;
+/// one with the SA and both traffic selectors is about as large as the request.
+fn auth_reply_by_size(case: &Case<'_>, st: &StepState<'_>) -> Option<Finding> {
+    let req = st.requests.first()?;
+    let resp = st.responses.first()?;
+    let (ql, rl) = (distinct_len(&st.requests), distinct_len(&st.responses));
+    if bare_notify(resp.m) && distinct_len(&st.responses) == resp.m.length {
+        return Some(
+            Finding::new(
+                "B",
+                "auth-failed",
+                0.6,
+                format!("the IKE_AUTH reply is only {rl} bytes: room for one encrypted notify, the AUTHENTICATION_FAILED of a refused authentication (PSK, signature or peer ID)"),
+            )
+            .with(msg_evidence(case, req.at(), "IKE_AUTH request"))
+            .with(msg_evidence(case, resp.at(), "IKE_AUTH reply"))
+            .advise("compare the PSK and leftid/rightid on both ends; the responder's log names which check failed"),
+        );
+    }
+    if rl * 10 < ql * 6 {
+        return Some(
+            Finding::new(
+                "C",
+                "child-proposal-mismatch",
+                0.35,
+                format!("the IKE_AUTH reply ({rl} bytes) is much smaller than the request ({ql} bytes): the IKE SA is up but the reply carries no child SA; from packets alone a proposal, PFS, subnet or kernel failure cannot be told apart"),
+            )
+            .with(msg_evidence(case, resp.at(), "IKE_AUTH reply"))
+            .advise("read the responder's log (situation C): it names the refused proposal, traffic selectors or kernel error")
+            .advise("compare esp=, pfs= and leftsubnet/rightsubnet on both ends"),
+        );
+    }
+    None
 }
 
 fn log_ev_any(case: &Case<'_>, f: impl Fn(&EventKind) -> bool + Copy) -> Option<Evidence> {
@@ -279,17 +415,23 @@ fn log_ev_any(case: &Case<'_>, f: impl Fn(&EventKind) -> bool + Copy) -> Option<
 /// The most telling failure named by any log, mapped to its cause.
 fn log_cause(case: &Case<'_>) -> Option<Finding> {
     use EventKind as K;
-    type Rule = (&'static str, &'static str, fn(&EventKind) -> bool, &'static str, &'static str);
+    type Rule = (
+        &'static str,
+        &'static str,
+        fn(&EventKind) -> bool,
+        &'static str,
+        &'static str,
+    );
     let rules: [Rule; 8] = [
         ("C", "child-sa-install-failed", |k| matches!(k, K::KernelInstallFailed { .. }),
             "the negotiation succeeded but the kernel refused to install the IPsec SA",
             "check the kernel's IPsec support (esp4/esp6, xfrm modules: `modprobe esp4`), and the log lines around the netlink error"),
-        ("B", "auth-failed", |k| matches!(k, K::AuthFailed { .. } | K::SecretMissing),
-            "authentication failed at the third exchange: the pre-shared keys or signatures do not match",
-            "make the PSK identical on both ends (ipsec.secrets / secrets section), or check the certificates and the rightid/leftid they must match"),
         ("B", "id-mismatch", |k| matches!(k, K::IdMismatch { .. } | K::NoConnectionKnown { phase: Some(1) }),
             "the peer's ID does not match what the responder expects",
             "make leftid/rightid (local_id/remote_id) agree: what one end sends must be what the other expects"),
+        ("B", "auth-failed", |k| matches!(k, K::AuthFailed { .. } | K::SecretMissing),
+            "authentication failed at the third exchange: the pre-shared keys or signatures do not match",
+            "make the PSK identical on both ends (ipsec.secrets / secrets section), or check the certificates and the rightid/leftid they must match"),
         ("A", "ike-proposal-rejected", |k| matches!(k, K::NoProposalChosen { phase: Some(1), .. } | K::InvalidKe { .. }),
             "the IKE (phase 1) proposals of the two ends have nothing in common",
             "align ike= / ike_proposals (cipher, integrity, PRF, DH group) on both ends"),
@@ -309,7 +451,9 @@ fn log_cause(case: &Case<'_>) -> Option<Finding> {
     for (sit, cause, f, summary, advice) in rules {
         for g in &case.gws {
             if let Some(ev) = log_ev(g, f) {
-                let mut fi = Finding::new(sit, cause, 0.9, format!("{summary} (log of {})", g.name)).with(Some(ev)).advise(advice);
+                let mut fi = Finding::new(sit, cause, 0.9, format!("{summary} (log of {})", g.name))
+                    .with(Some(ev))
+                    .advise(advice);
                 if cause == "auth-failed" {
                     fi = fi.advise("the write-up: with a PSK the responder fails to decrypt MI3 and logs it; with RSA keys check leftrsasigkey/rightrsasigkey");
                 }
@@ -323,10 +467,17 @@ fn log_cause(case: &Case<'_>) -> Option<Finding> {
 fn icmp_unreachable<'a>(case: &'a Case<'_>, req: &View<'_>) -> Option<(usize, &'a crate::track::IcmpRec)> {
     let dst = req.m.dst;
     case.gws.iter().enumerate().find_map(|(gi, g)| {
-        g.tl()?.icmp.iter().find(|i| {
-            i.kind == "port unreachable"
-                && i.about.is_some_and(|q| q.dport == Some(dst.port()) && (q.dst == dst.ip() || case.rewrites.iter().any(|r| r.at_receiver.ip() == q.src)))
-        }).map(|i| (gi, i))
+        g.tl()?
+            .icmp
+            .iter()
+            .find(|i| {
+                i.kind == "port unreachable"
+                    && i.about.is_some_and(|q| {
+                        q.dport == Some(dst.port())
+                            && (q.dst == dst.ip() || case.rewrites.iter().any(|r| r.at_receiver.ip() == q.src))
+                    })
+            })
+            .map(|i| (gi, i))
     })
 }
 
@@ -336,7 +487,12 @@ fn icmp_evidence(case: &Case<'_>, gi: usize, i: &crate::track::IcmpRec) -> Optio
         packet: Some(i.number),
         line: None,
         time: Some(fmt_time(i.time)),
-        text: format!("ICMP {} from {} about UDP to {}", i.kind, i.src, i.about.map(|q| q.dst.to_string()).unwrap_or_default()),
+        text: format!(
+            "ICMP {} from {} about UDP to {}",
+            i.kind,
+            i.src,
+            i.about.map(|q| q.dst.to_string()).unwrap_or_default()
+        ),
     })
 }
 
@@ -386,17 +542,32 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
         let r = responder.unwrap_or(0);
         let daemon_logged = case.gws[r].has_log();
         let daemon_saw = super::find_log(&case.gws[r], |k| {
-            matches!(k, EventKind::Responding { .. } | EventKind::Received { .. } | EventKind::NoProposalChosen { .. })
+            matches!(
+                k,
+                EventKind::Responding { .. } | EventKind::Received { .. } | EventKind::NoProposalChosen { .. }
+            )
         })
         .is_some();
-        let arrived_ev = msg_evidence(case, arrived[0].path.arrived.unwrap_or(arrived[0].at()), "arrived at the responder");
+        let arrived_ev = msg_evidence(
+            case,
+            arrived[0].path.arrived.unwrap_or(arrived[0].at()),
+            "arrived at the responder",
+        );
         if daemon_logged && daemon_saw {
-            return Finding::new("A", "ike-proposal-rejected", 0.5, "the responder's daemon received the first message but did not answer it")
-                .with(first_ev)
-                .with(arrived_ev)
-                .advise("read the responder's log around that time: it names why it dropped the request");
+            return Finding::new(
+                "A",
+                "ike-proposal-rejected",
+                0.5,
+                "the responder's daemon received the first message but did not answer it",
+            )
+            .with(first_ev)
+            .with(arrived_ev)
+            .advise("read the responder's log around that time: it names why it dropped the request");
         }
-        let daemon_running = super::find_log(&case.gws[r], |k| matches!(k, EventKind::DaemonStarted { .. } | EventKind::ConnectionAdded { .. })).is_some();
+        let daemon_running = super::find_log(&case.gws[r], |k| {
+            matches!(k, EventKind::DaemonStarted { .. } | EventKind::ConnectionAdded { .. })
+        })
+        .is_some();
         let conf = if daemon_logged && daemon_running { 0.85 } else { 0.6 };
         let mut f = Finding::new(
             "A",
@@ -441,7 +612,9 @@ fn fragment_loss(case: &Case<'_>, v: &View<'_>) -> Option<(usize, usize, Vec<Evi
     let rtl = case.gws[to].tl()?;
     let sd = stl.frags.iter().find(|d| d.key.id == id && d.key.src == m.src.ip())?;
     let rd = rtl.frags.iter().find(|d| d.key.id == id && d.key.proto == sd.key.proto);
-    let got: Vec<u32> = rd.map(|d| d.pieces.iter().map(|p| p.offset).collect()).unwrap_or_default();
+    let got: Vec<u32> = rd
+        .map(|d| d.pieces.iter().map(|p| p.offset).collect())
+        .unwrap_or_default();
     let missing: Vec<&crate::track::FragPiece> = sd.pieces.iter().filter(|p| !got.contains(&p.offset)).collect();
     if missing.is_empty() {
         return None;
@@ -455,20 +628,34 @@ fn fragment_loss(case: &Case<'_>, v: &View<'_>) -> Option<(usize, usize, Vec<Evi
             packet: Some(p.number),
             line: None,
             time: Some(fmt_time(p.time)),
-            text: format!("IP fragment id {} offset {} ({} bytes) left here and never arrived at {}", id, p.offset, p.len, case.gws[to].name),
+            text: format!(
+                "IP fragment id {} offset {} ({} bytes) left here and never arrived at {}",
+                id, p.offset, p.len, case.gws[to].name
+            ),
         })
         .collect();
     Some((sd.pieces.len(), missing.len(), ev))
 }
 
 /// Situation B: the third exchange (MI3 / IKE_AUTH) fails.
-fn situation_b(case: &Case<'_>, st: &StepState<'_>, answered: bool, v1: bool, natt: bool, log_cause: &Option<Finding>) -> Finding {
+fn situation_b(
+    case: &Case<'_>,
+    st: &StepState<'_>,
+    answered: bool,
+    v1: bool,
+    natt: bool,
+    log_cause: &Option<Finding>,
+) -> Finding {
     let req = st.requests[0];
     let what = if v1 { "MI3 (the third exchange)" } else { "IKE_AUTH" };
     let req_ev = msg_evidence(case, req.at(), &format!("{what} sent"));
-    if let Some(f) = log_cause.as_ref().filter(|f| matches!(f.cause, "auth-failed" | "id-mismatch")) {
+    if let Some(f) = log_cause
+        .as_ref()
+        .filter(|f| matches!(f.cause, "auth-failed" | "id-mismatch"))
+    {
         let mut f = f.clone();
-        f.evidence.insert(0, req_ev.clone().unwrap_or_else(|| f.evidence[0].clone()));
+        f.evidence
+            .insert(0, req_ev.clone().unwrap_or_else(|| f.evidence[0].clone()));
         f.evidence.truncate(super::MAX_EVIDENCE);
         return f;
     }
@@ -479,7 +666,9 @@ fn situation_b(case: &Case<'_>, st: &StepState<'_>, answered: bool, v1: bool, na
                 "B",
                 "ike-fragments-dropped",
                 0.9,
-                format!("{what} is larger than the path MTU and went out in {n} IP fragments; {lost} of them never arrived"),
+                format!(
+                    "{what} is larger than the path MTU and went out in {n} IP fragments; {lost} of them never arrived"
+                ),
             )
             .with(req_ev.clone());
             for e in ev {
@@ -506,9 +695,14 @@ fn situation_b(case: &Case<'_>, st: &StepState<'_>, answered: bool, v1: bool, na
                 .with(req_ev)
                 .advise("test fragments with `ping -s 5000 <peer>`; enable IKE fragmentation or use leftsendcert=never to confirm");
         }
-        return Finding::new("A", "ike-blocked-on-path", 0.5, format!("{what} left the initiator and never arrived, though the first exchanges did"))
-            .with(req_ev)
-            .advise("capture all traffic between the gateways (tcpdump -i eth1 -v -n -p ip host PEER and not port 22)");
+        return Finding::new(
+            "A",
+            "ike-blocked-on-path",
+            0.5,
+            format!("{what} left the initiator and never arrived, though the first exchanges did"),
+        )
+        .with(req_ev)
+        .advise("capture all traffic between the gateways (tcpdump -i eth1 -v -n -p ip host PEER and not port 22)");
     }
     if !responder_captured && !answered {
         if natt {
@@ -550,7 +744,11 @@ fn situation_b(case: &Case<'_>, st: &StepState<'_>, answered: bool, v1: bool, na
 /// Situation C: phase 1 up, the IPsec SA (quick mode / child SA) is refused.
 fn situation_c(case: &Case<'_>, st: &StepState<'_>, log_cause: &Option<Finding>, v1: bool) -> Finding {
     let req = st.requests[0];
-    let req_ev = msg_evidence(case, req.at(), if v1 { "quick mode sent" } else { "CREATE_CHILD_SA sent" });
+    let req_ev = msg_evidence(
+        case,
+        req.at(),
+        if v1 { "quick mode sent" } else { "CREATE_CHILD_SA sent" },
+    );
     if let Some(f) = log_cause.as_ref().filter(|f| f.situation == "C") {
         let mut f = f.clone();
         if let Some(e) = req_ev {
@@ -576,14 +774,26 @@ fn observe(case: &Case<'_>, a: &mut IkeAnalysis) {
             "-",
             "nat-present",
             0.9,
-            format!("a NAT rewrites {} to {} between the gateways", r.at_sender, r.at_receiver),
+            format!(
+                "a NAT rewrites {} to {} between the gateways",
+                r.at_sender, r.at_receiver
+            ),
         )
         .with(msg_evidence(case, r.msg, "as sent"));
         a.observations.push(f);
     }
-    let frag_used = case.gws.iter().flat_map(|g| g.ike().iter()).find(|m| m.ike_fragment.is_some());
+    let frag_used = case
+        .gws
+        .iter()
+        .flat_map(|g| g.ike().iter())
+        .find(|m| m.ike_fragment.is_some());
     if let Some(m) = frag_used {
-        a.observations.push(Finding::new("-", "ike-fragmentation-used", 0.9, format!("IKE fragmentation in use (packet {})", m.number)));
+        a.observations.push(Finding::new(
+            "-",
+            "ike-fragmentation-used",
+            0.9,
+            format!("IKE fragmentation in use (packet {})", m.number),
+        ));
     }
     if let Some(off) = case.clock_offset {
         if off.abs() > 0.5 {
@@ -591,7 +801,10 @@ fn observe(case: &Case<'_>, a: &mut IkeAnalysis) {
                 "-",
                 "clock-offset",
                 0.8,
-                format!("{}'s capture clock is {:+.3} s from {}'s", case.gws[1].name, off, case.gws[0].name),
+                format!(
+                    "{}'s capture clock is {:+.3} s from {}'s",
+                    case.gws[1].name, off, case.gws[0].name
+                ),
             ));
         }
     }

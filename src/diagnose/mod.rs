@@ -2,8 +2,8 @@
 //! a cause id from DESIGN.md's taxonomy, a confidence, the packets and log lines that show it,
 //! and the next step.
 
-mod ike;
 mod esp;
+mod ike;
 
 use crate::correlate::{Case, Gw, MsgRef};
 use crate::logs::{EventKind, LogEvent, LogFile};
@@ -34,7 +34,14 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(situation: &'static str, cause: &'static str, confidence: f64, summary: impl Into<String>) -> Finding {
-        Finding { situation, cause, confidence, summary: summary.into(), evidence: Vec::new(), advice: Vec::new() }
+        Finding {
+            situation,
+            cause,
+            confidence,
+            summary: summary.into(),
+            evidence: Vec::new(),
+            advice: Vec::new(),
+        }
     }
 
     pub fn advise(mut self, a: impl Into<String>) -> Finding {
@@ -90,7 +97,12 @@ pub fn describe(m: &IkeMsg) -> String {
             m.msgid
         )
     } else {
-        format!("IKEv1 {}{} msgid {:08x}", m.exchange_name(), if m.is_v1_encrypted() { " [E]" } else { "" }, m.msgid)
+        format!(
+            "IKEv1 {}{} msgid {:08x}",
+            m.exchange_name(),
+            if m.is_v1_encrypted() { " [E]" } else { "" },
+            m.msgid
+        )
     };
     let mut extra = String::new();
     if m.natt {
@@ -111,7 +123,10 @@ pub fn describe(m: &IkeMsg) -> String {
         } else {
             crate::wire::isakmp::ikev1_notify_name(*n)
         };
-        extra.push_str(&format!(", notify {}", name.map(str::to_string).unwrap_or_else(|| n.to_string())));
+        extra.push_str(&format!(
+            ", notify {}",
+            name.map(str::to_string).unwrap_or_else(|| n.to_string())
+        ));
     }
     format!("{kind}, {} bytes, {dir}{extra}", m.length)
 }
@@ -121,7 +136,10 @@ pub fn log_evidence(l: &LogFile, e: &LogEvent) -> Evidence {
         source: l.name.clone(),
         packet: None,
         line: Some(e.line),
-        time: e.time.as_ref().map(|t| format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second)),
+        time: e
+            .time
+            .as_ref()
+            .map(|t| format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second)),
         text: e.text.clone(),
     }
 }

@@ -475,7 +475,7 @@ fn best_dialect(counts: &HashMap<Dialect, usize>) -> Option<Dialect> {
     let mut best: Option<(Dialect, usize)> = None;
     for d in order {
         let n = counts.get(&d).copied().unwrap_or(0);
-        if n > 0 && best.map_or(true, |(_, b)| n > b) {
+        if n > 0 && best.is_none_or(|(_, b)| n > b) {
             best = Some((d, n));
         }
     }
@@ -793,7 +793,7 @@ impl<'o> Parser<'o> {
             push_addr(&mut self.file.peer_addrs, a);
         }
         if let EventKind::DaemonStarted { daemon, version } = &c.kind {
-            if self.file.daemon.as_ref().map_or(true, |d| d.version.is_none()) {
+            if self.file.daemon.as_ref().is_none_or(|d| d.version.is_none()) {
                 self.file.daemon = Some(DaemonInfo {
                     daemon: *daemon,
                     version: version.clone(),

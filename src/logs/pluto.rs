@@ -532,7 +532,7 @@ pub(crate) fn exchange_word(r: &str) -> Option<Exchange> {
     let mut best: Option<(usize, Exchange)> = None;
     for (w, x) in WORDS {
         if let Some(i) = head.find(w) {
-            if best.map_or(true, |(b, _)| i < b) {
+            if best.is_none_or(|(b, _)| i < b) {
                 best = Some((i, *x));
             }
         }

@@ -569,7 +569,7 @@ fn bounds_and_garbage() {
 
     // Long event text is capped, invalid UTF-8 replaced, CRLF handled.
     let mut line = b"104 \"c\" #1: STATE_MAIN_I1: initiate ".to_vec();
-    line.extend(std::iter::repeat(0xffu8).take(2000));
+    line.extend(std::iter::repeat_n(0xffu8, 2000));
     line.extend_from_slice(b"\r\n");
     let f = parse_bytes("bad", &line, &ParseOptions::default());
     assert_eq!(f.events.len(), 1);

@@ -40,7 +40,12 @@ const MAXIMUM_SNAPLEN: u32 = 262_144;
 
 impl Printer {
     pub fn new(opts: Options) -> Printer {
-        Printer { opts, clock: Clock::new(opts.time), isakmp: IsakmpState::default(), count: 0 }
+        Printer {
+            opts,
+            clock: Clock::new(opts.time),
+            isakmp: IsakmpState::default(),
+            count: 0,
+        }
     }
 
     /// Prints one frame into `out` (without the newline) and says which kind of line it is.
@@ -71,7 +76,7 @@ impl Printer {
         }
         if !bad.is_empty() {
             out.push_str(&line);
-            let _ = write!(out, "[Invalid header: {}]", bad.join(", ").replace(", len", ", len"));
+            let _ = write!(out, "[Invalid header: {}]", bad.join(", "));
             return Class::Other;
         }
         self.clock.write(&mut line, f.ts);
@@ -162,7 +167,11 @@ impl Printer {
                 .filter(|(bit, _)| off & bit != 0)
                 .map(|&(_, name)| name)
                 .collect();
-            let flags = if flags.is_empty() { "none".to_string() } else { flags.join(", ") };
+            let flags = if flags.is_empty() {
+                "none".to_string()
+            } else {
+                flags.join(", ")
+            };
             let _ = write!(
                 o,
                 ", id {}, offset {}, flags [{}], proto {} ({})",
@@ -186,7 +195,12 @@ impl Printer {
                 let sum = checksum::fold(checksum::sum(&bp[..hlen as usize], 0));
                 if sum != 0 {
                     let ip_sum = get_be_u16(bp, 10)?;
-                    let _ = write!(o, ", bad cksum {:x} (->{:x})!", ip_sum, checksum::should_be(ip_sum, sum));
+                    let _ = write!(
+                        o,
+                        ", bad cksum {:x} (->{:x})!",
+                        ip_sum,
+                        checksum::should_be(ip_sum, sum)
+                    );
                 }
             }
             o.push_str(")\n    ");
@@ -205,15 +219,17 @@ impl Printer {
                 let _ = write!(o, "{} > {}: ", ipv4(src), ipv4(dst));
             }
             if !have(bp, 0, hlen as usize) {
-                let _ = write!(
-                    o,
-                    " [remaining caplen({}) < header length({})]",
-                    bp.len(),
-                    hlen
-                );
+                let _ = write!(o, " [remaining caplen({}) < header length({})]", bp.len(), hlen);
                 return Err(Trunc);
             }
-            let ip = IpHdr { ends, src_txt: ipv4(src), dst_txt: ipv4(dst), v4: true, whole: bp, hlen: hlen as usize };
+            let ip = IpHdr {
+                ends,
+                src_txt: ipv4(src),
+                dst_txt: ipv4(dst),
+                v4: true,
+                whole: bp,
+                hlen: hlen as usize,
+            };
             self.demux(o, &bp[hlen as usize..], len, &ip, off & 0x2000 != 0, proto)
         } else {
             let _ = write!(o, "{} > {}: ip-proto-{}", ipv4(src), ipv4(dst), proto);
@@ -275,7 +291,10 @@ impl Printer {
         a.copy_from_slice(src);
         let mut b = [0u8; 16];
         b.copy_from_slice(dst);
-        let ends = IpEnds { src: IpAddr::V6(Ipv6Addr::from(a)), dst: IpAddr::V6(Ipv6Addr::from(b)) };
+        let ends = IpEnds {
+            src: IpAddr::V6(Ipv6Addr::from(a)),
+            dst: IpAddr::V6(Ipv6Addr::from(b)),
+        };
         let mut cp = 0usize;
         let mut advance = 40usize;
         let mut fragmented = false;
@@ -328,7 +347,14 @@ impl Printer {
                     if payload_len == 0 {
                         len = 40 - cp as u32;
                     }
-                    let ip = IpHdr { ends, src_txt: s6.clone(), dst_txt: d6.clone(), v4: false, whole: bp, hlen: cp };
+                    let ip = IpHdr {
+                        ends,
+                        src_txt: s6.clone(),
+                        dst_txt: d6.clone(),
+                        v4: false,
+                        whole: bp,
+                        hlen: cp,
+                    };
                     return self.demux(o, &bp[cp..], len, &ip, fragmented, nh);
                 }
             }
@@ -418,7 +444,12 @@ impl Printer {
                 } else if have(cp, 0, length as usize) {
                     let sum = udp_checksum(ip, &bp[..total], total as u32);
                     if sum != 0 {
-                        let _ = write!(o, "[bad udp cksum 0x{:04x} -> 0x{:04x}!] ", udp_sum, checksum::should_be(udp_sum, sum));
+                        let _ = write!(
+                            o,
+                            "[bad udp cksum 0x{:04x} -> 0x{:04x}!] ",
+                            udp_sum,
+                            checksum::should_be(udp_sum, sum)
+                        );
                     } else {
                         o.push_str("[udp sum ok] ");
                     }
@@ -426,7 +457,12 @@ impl Printer {
             } else if !ip.v4 && have(cp, 0, length as usize) {
                 let sum = udp_checksum(ip, &bp[..total], total as u32);
                 if sum != 0 {
-                    let _ = write!(o, "[bad udp cksum 0x{:04x} -> 0x{:04x}!] ", udp_sum, checksum::should_be(udp_sum, sum));
+                    let _ = write!(
+                        o,
+                        "[bad udp cksum 0x{:04x} -> 0x{:04x}!] ",
+                        udp_sum,
+                        checksum::should_be(udp_sum, sum)
+                    );
                 } else {
                     o.push_str("[udp sum ok] ");
                 }
@@ -624,7 +660,14 @@ fn pppoe_print(o: &mut Out, p: &link::Pppoe) {
 
 fn link_header_print(o: &mut Out, l: &link::Link<'_>, frame_len: u32) {
     match l.header {
-        Header::Ethernet { dst, src, tags, ntags, ethertype, pppoe } => {
+        Header::Ethernet {
+            dst,
+            src,
+            tags,
+            ntags,
+            ethertype,
+            pppoe,
+        } => {
             let _ = write!(o, "{} > {}, ", mac(src), mac(dst));
             let mut printed_len = false;
             for t in tags.iter().take(ntags.min(2) as usize) {
@@ -635,7 +678,13 @@ fn link_header_print(o: &mut Out, l: &link::Link<'_>, frame_len: u32) {
                 } else {
                     o.push_str(", ");
                 }
-                let _ = write!(o, "vlan {}, p {}{}, ", t.tci & 0xfff, t.tci >> 13, if t.tci & 0x1000 != 0 { ", DEI" } else { "" });
+                let _ = write!(
+                    o,
+                    "vlan {}, p {}{}, ",
+                    t.tci & 0xfff,
+                    t.tci >> 13,
+                    if t.tci & 0x1000 != 0 { ", DEI" } else { "" }
+                );
             }
             let _ = write!(o, "ethertype {} (0x{:04x})", ethertype_name(ethertype), ethertype);
             if !printed_len {
@@ -652,14 +701,26 @@ fn link_header_print(o: &mut Out, l: &link::Link<'_>, frame_len: u32) {
             if let Some(a) = addr.filter(|a| a.len() == 6) {
                 let _ = write!(o, "{} ", mac(a));
             }
-            let _ = write!(o, "ethertype {} (0x{:04x}), length {}: ", ethertype_name(proto), proto, frame_len);
+            let _ = write!(
+                o,
+                "ethertype {} (0x{:04x}), length {}: ",
+                ethertype_name(proto),
+                proto,
+                frame_len
+            );
         }
         Header::Sll2 { proto, pkttype, addr } => {
             let _ = write!(o, "{:>3} ", sll_pkttype(pkttype as u16));
             if let Some(a) = addr.filter(|a| a.len() == 6) {
                 let _ = write!(o, "{} ", mac(a));
             }
-            let _ = write!(o, "ethertype {} (0x{:04x}), length {}: ", ethertype_name(proto), proto, frame_len);
+            let _ = write!(
+                o,
+                "ethertype {} (0x{:04x}), length {}: ",
+                ethertype_name(proto),
+                proto,
+                frame_len
+            );
         }
         Header::Null { family } => {
             let name = match family {
@@ -722,7 +783,9 @@ pub fn classify(f: &Frame<'_>) -> Class {
     let b = l.payload;
     let udp_ike = |u: &[u8]| -> bool {
         match (u.get(0..2), u.get(2..4)) {
-            (Some(s), Some(d)) => ike_port(u16::from_be_bytes([s[0], s[1]]), u16::from_be_bytes([d[0], d[1]])).is_some(),
+            (Some(s), Some(d)) => {
+                ike_port(u16::from_be_bytes([s[0], s[1]]), u16::from_be_bytes([d[0], d[1]])).is_some()
+            }
             _ => false,
         }
     };
@@ -749,12 +812,16 @@ pub fn classify(f: &Frame<'_>) -> Class {
             for _ in 0..8 {
                 match nh {
                     0 | 43 | 60 => {
-                        let (Some(&n), Some(&l)) = (b.get(cp), b.get(cp + 1)) else { return Class::Other };
+                        let (Some(&n), Some(&l)) = (b.get(cp), b.get(cp + 1)) else {
+                            return Class::Other;
+                        };
                         nh = n;
                         cp += (l as usize + 1) * 8;
                     }
                     44 => {
-                        let (Some(&n), Some(o)) = (b.get(cp), b.get(cp + 2..cp + 4)) else { return Class::Other };
+                        let (Some(&n), Some(o)) = (b.get(cp), b.get(cp + 2..cp + 4)) else {
+                            return Class::Other;
+                        };
                         if u16::from_be_bytes([o[0], o[1]]) & 0xfff8 != 0 {
                             return Class::Ipsec;
                         }
@@ -762,7 +829,13 @@ pub fn classify(f: &Frame<'_>) -> Class {
                         cp += 8;
                     }
                     50 | 51 => return Class::Ipsec,
-                    17 => return if udp_ike(b.get(cp..).unwrap_or(&[])) { Class::Ipsec } else { Class::Other },
+                    17 => {
+                        return if udp_ike(b.get(cp..).unwrap_or(&[])) {
+                            Class::Ipsec
+                        } else {
+                            Class::Other
+                        }
+                    }
                     _ => return Class::Other,
                 }
             }
@@ -805,7 +878,11 @@ fn other_line(o: &mut Out, f: &Frame<'_>) {
             let _ = write!(o, "truncated IP, length {}", l.wire_len);
         }
         Net::Other(t) => {
-            let name = if t <= 0xffff { ethertype_name(t as u16) } else { "Unknown" };
+            let name = if t <= 0xffff {
+                ethertype_name(t as u16)
+            } else {
+                "Unknown"
+            };
             let _ = write!(o, "ethertype {name} (0x{t:04x}), length {}", f.wire_len);
         }
     }

@@ -47,7 +47,12 @@ fn usec(ts: Timestamp) -> i128 {
 
 impl Clock {
     pub fn new(fmt: TimeFormat) -> Clock {
-        Clock { fmt, tz: jiff::tz::TimeZone::system(), first: None, prev: None }
+        Clock {
+            fmt,
+            tz: jiff::tz::TimeZone::system(),
+            first: None,
+            prev: None,
+        }
     }
 
     /// Appends the timestamp and its trailing space (nothing for `-t`).
@@ -66,13 +71,7 @@ impl Clock {
                     Ok(t) => {
                         let z = t.to_zoned(self.tz.clone());
                         if self.fmt == TimeFormat::DateLocal {
-                            let _ = write!(
-                                out,
-                                "{:04}-{:02}-{:02} ",
-                                z.year(),
-                                z.month(),
-                                z.day()
-                            );
+                            let _ = write!(out, "{:04}-{:02}-{:02} ", z.year(), z.month(), z.day());
                         }
                         let _ = write!(out, "{:02}:{:02}:{:02}.{:06} ", z.hour(), z.minute(), z.second(), frac);
                     }
@@ -80,7 +79,11 @@ impl Clock {
                 }
             }
             TimeFormat::DeltaPrev | TimeFormat::DeltaFirst => {
-                let base = if self.fmt == TimeFormat::DeltaPrev { self.prev } else { self.first };
+                let base = if self.fmt == TimeFormat::DeltaPrev {
+                    self.prev
+                } else {
+                    self.first
+                };
                 let d = base.map(|b| usec(ts) - usec(b)).unwrap_or(0);
                 let (neg, d) = if d < 0 { ("-", -d) } else { ("", d) };
                 let s = d / 1_000_000;

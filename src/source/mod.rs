@@ -41,9 +41,19 @@ pub struct Frame<'a> {
 #[derive(Debug)]
 pub enum SourceError {
     Io(io::Error),
-    NotACapture { magic: [u8; 4] },
-    Truncated { offset: u64, what: &'static str, need: usize, have: usize },
-    Corrupt { offset: u64, what: String },
+    NotACapture {
+        magic: [u8; 4],
+    },
+    Truncated {
+        offset: u64,
+        what: &'static str,
+        need: usize,
+        have: usize,
+    },
+    Corrupt {
+        offset: u64,
+        what: String,
+    },
 }
 
 impl fmt::Display for SourceError {
@@ -55,7 +65,12 @@ impl fmt::Display for SourceError {
                 "not a pcap or pcapng file (starts with {:02x}{:02x}{:02x}{:02x})",
                 magic[0], magic[1], magic[2], magic[3]
             ),
-            SourceError::Truncated { offset, what, need, have } => write!(
+            SourceError::Truncated {
+                offset,
+                what,
+                need,
+                have,
+            } => write!(
                 f,
                 "truncated {what} at byte offset {offset}: needs {need} bytes, file ends after {have}"
             ),
@@ -171,10 +186,22 @@ impl<R: Read> CaptureReader<R> {
             return Err(SourceError::NotACapture { magic });
         }
         r.format = match magic {
-            [0xd4, 0xc3, 0xb2, 0xa1] => Format::Pcap { big_endian: false, nanos: false },
-            [0xa1, 0xb2, 0xc3, 0xd4] => Format::Pcap { big_endian: true, nanos: false },
-            [0x4d, 0x3c, 0xb2, 0xa1] => Format::Pcap { big_endian: false, nanos: true },
-            [0xa1, 0xb2, 0x3c, 0x4d] => Format::Pcap { big_endian: true, nanos: true },
+            [0xd4, 0xc3, 0xb2, 0xa1] => Format::Pcap {
+                big_endian: false,
+                nanos: false,
+            },
+            [0xa1, 0xb2, 0xc3, 0xd4] => Format::Pcap {
+                big_endian: true,
+                nanos: false,
+            },
+            [0x4d, 0x3c, 0xb2, 0xa1] => Format::Pcap {
+                big_endian: false,
+                nanos: true,
+            },
+            [0xa1, 0xb2, 0x3c, 0x4d] => Format::Pcap {
+                big_endian: true,
+                nanos: true,
+            },
             [0x0a, 0x0d, 0x0d, 0x0a] => Format::PcapNg,
             _ => return Err(SourceError::NotACapture { magic }),
         };
@@ -182,7 +209,12 @@ impl<R: Read> CaptureReader<R> {
             let need = 24;
             let have = r.fill(need)?;
             if have < need {
-                return Err(SourceError::Truncated { offset: 0, what: "pcap file header", need, have });
+                return Err(SourceError::Truncated {
+                    offset: 0,
+                    what: "pcap file header",
+                    need,
+                    have,
+                });
             }
             let h = &r.buf[r.start..r.start + 24];
             // The upper bits of the link type field carry FCS information.
@@ -270,7 +302,12 @@ impl<R: Read> CaptureReader<R> {
         }
         let offset = self.offset;
         if have < 16 {
-            return Err(SourceError::Truncated { offset, what: "pcap record header", need: 16, have });
+            return Err(SourceError::Truncated {
+                offset,
+                what: "pcap record header",
+                need: 16,
+                have,
+            });
         }
         let h = &self.buf[self.start..self.start + 16];
         let sec = rd32(&h[0..4], be);
@@ -286,10 +323,18 @@ impl<R: Read> CaptureReader<R> {
         let need = 16 + caplen;
         let have = self.fill(need)?;
         if have < need {
-            return Err(SourceError::Truncated { offset, what: "pcap record", need, have });
+            return Err(SourceError::Truncated {
+                offset,
+                what: "pcap record",
+                need,
+                have,
+            });
         }
         let nsec = if nanos { frac } else { frac.saturating_mul(1000) };
-        let ts = Timestamp { sec: sec as i64, nsec: nsec.min(999_999_999) };
+        let ts = Timestamp {
+            sec: sec as i64,
+            nsec: nsec.min(999_999_999),
+        };
         let s = self.start + 16;
         self.consume(need);
         Ok(Some((s, caplen, ts, self.pcap_linktype, wire_len, offset)))
@@ -304,7 +349,12 @@ impl<R: Read> CaptureReader<R> {
             }
             let offset = self.offset;
             if have < 12 {
-                return Err(SourceError::Truncated { offset, what: "pcapng block header", need: 12, have });
+                return Err(SourceError::Truncated {
+                    offset,
+                    what: "pcapng block header",
+                    need: 12,
+                    have,
+                });
             }
             let h = &self.buf[self.start..self.start + 12];
             let btype = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
@@ -325,11 +375,19 @@ impl<R: Read> CaptureReader<R> {
             let be = self.ng_big_endian;
             let blen = rd32(&h[4..8], be) as usize;
             if blen < 12 || blen % 4 != 0 || blen > MAX_RECORD {
-                return Err(SourceError::Corrupt { offset, what: format!("pcapng block length {blen} is invalid") });
+                return Err(SourceError::Corrupt {
+                    offset,
+                    what: format!("pcapng block length {blen} is invalid"),
+                });
             }
             let have = self.fill(blen)?;
             if have < blen {
-                return Err(SourceError::Truncated { offset, what: "pcapng block", need: blen, have });
+                return Err(SourceError::Truncated {
+                    offset,
+                    what: "pcapng block",
+                    need: blen,
+                    have,
+                });
             }
             let s = self.start;
             let btype = rd32(&self.buf[s..s + 4], be);
@@ -352,7 +410,10 @@ impl<R: Read> CaptureReader<R> {
         let be = self.ng_big_endian;
         let b = &self.buf[body];
         if b.len() < 8 {
-            return Err(SourceError::Corrupt { offset, what: "interface description block too short".into() });
+            return Err(SourceError::Corrupt {
+                offset,
+                what: "interface description block too short".into(),
+            });
         }
         let mut iface = Interface {
             linktype: rd16(&b[0..2], be) as u32,
@@ -379,7 +440,10 @@ impl<R: Read> CaptureReader<R> {
                         10u64.checked_pow(exp).unwrap_or(0)
                     };
                     if iface.units == 0 {
-                        return Err(SourceError::Corrupt { offset, what: format!("if_tsresol {r:#04x} is out of range") });
+                        return Err(SourceError::Corrupt {
+                            offset,
+                            what: format!("if_tsresol {r:#04x} is out of range"),
+                        });
                     }
                 }
                 (14, 8) => {
@@ -394,7 +458,10 @@ impl<R: Read> CaptureReader<R> {
         }
         // Bound the table: an interface id is 32 bits but nobody captures on thousands.
         if self.interfaces.len() >= 65_536 {
-            return Err(SourceError::Corrupt { offset, what: "more than 65536 interfaces in one section".into() });
+            return Err(SourceError::Corrupt {
+                offset,
+                what: "more than 65536 interfaces in one section".into(),
+            });
         }
         self.interfaces.push(iface);
         Ok(())
@@ -410,9 +477,16 @@ impl<R: Read> CaptureReader<R> {
         let be = self.ng_big_endian;
         let b = &self.buf[body.clone()];
         if b.len() < 20 {
-            return Err(SourceError::Corrupt { offset, what: "packet block too short".into() });
+            return Err(SourceError::Corrupt {
+                offset,
+                what: "packet block too short".into(),
+            });
         }
-        let ifid = if btype == 2 { rd16(&b[0..2], be) as usize } else { rd32(&b[0..4], be) as usize };
+        let ifid = if btype == 2 {
+            rd16(&b[0..2], be) as usize
+        } else {
+            rd32(&b[0..4], be) as usize
+        };
         let hi = rd32(&b[4..8], be) as u64;
         let lo = rd32(&b[8..12], be) as u64;
         let caplen = rd32(&b[12..16], be) as usize;
@@ -440,7 +514,10 @@ impl<R: Read> CaptureReader<R> {
         let be = self.ng_big_endian;
         let b = &self.buf[body.clone()];
         if b.len() < 4 {
-            return Err(SourceError::Corrupt { offset, what: "simple packet block too short".into() });
+            return Err(SourceError::Corrupt {
+                offset,
+                what: "simple packet block too short".into(),
+            });
         }
         let iface = *self.interfaces.first().ok_or_else(|| SourceError::Corrupt {
             offset,
@@ -451,7 +528,14 @@ impl<R: Read> CaptureReader<R> {
         if iface.snaplen != 0 {
             caplen = caplen.min(iface.snaplen as usize);
         }
-        Ok((body.start + 4, caplen, Timestamp::default(), iface.linktype, wire_len, offset))
+        Ok((
+            body.start + 4,
+            caplen,
+            Timestamp::default(),
+            iface.linktype,
+            wire_len,
+            offset,
+        ))
     }
 }
 
@@ -517,7 +601,10 @@ mod tests {
 
     #[test]
     fn not_a_capture() {
-        assert!(matches!(CaptureReader::new(&b"hello world"[..]), Err(SourceError::NotACapture { .. })));
+        assert!(matches!(
+            CaptureReader::new(&b"hello world"[..]),
+            Err(SourceError::NotACapture { .. })
+        ));
     }
 
     fn ng_block(be: bool, t: u32, body: &[u8]) -> Vec<u8> {
@@ -528,7 +615,7 @@ mod tests {
         v.extend_from_slice(&w(t));
         v.extend_from_slice(&w(len));
         v.extend_from_slice(body);
-        v.extend(std::iter::repeat(0).take(pad));
+        v.extend(std::iter::repeat_n(0, pad));
         v.extend_from_slice(&w(len));
         v
     }
@@ -572,7 +659,10 @@ mod tests {
         let mut r = CaptureReader::new(&f[..]).unwrap();
         for _ in 0..2 {
             let a = r.next_frame().unwrap().unwrap();
-            assert_eq!((a.linktype, a.ts.sec, a.ts.nsec, a.data, a.wire_len), (101, 3, 123, &b"xyz"[..], 10));
+            assert_eq!(
+                (a.linktype, a.ts.sec, a.ts.nsec, a.data, a.wire_len),
+                (101, 3, 123, &b"xyz"[..], 10)
+            );
             let b = r.next_frame().unwrap().unwrap();
             assert_eq!((b.linktype, b.data), (1, &b"hello"[..]));
         }

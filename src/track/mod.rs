@@ -273,7 +273,10 @@ fn digest(msg: &[u8], length: u32) -> u64 {
 
 impl Timeline {
     pub fn new(limits: Limits) -> Timeline {
-        Timeline { limits, ..Default::default() }
+        Timeline {
+            limits,
+            ..Default::default()
+        }
     }
 
     fn lim(&self) -> Limits {
@@ -309,7 +312,12 @@ impl Timeline {
     }
 
     fn add_fragment(&mut self, d: &Decoded<'_>, ip: &IpInfo, offset: u32, more: bool, id: u32, t: f64) {
-        let key = FragKey { src: ip.src, dst: ip.dst, proto: ip.proto, id };
+        let key = FragKey {
+            src: ip.src,
+            dst: ip.dst,
+            proto: ip.proto,
+            id,
+        };
         let idx = match self.frag_index.get(&key) {
             Some(&i) => i,
             None => {
@@ -317,7 +325,12 @@ impl Timeline {
                     self.dropped.frag_datagrams += 1;
                     return;
                 }
-                self.frags.push(FragDatagram { key, pieces: Vec::new(), ports: None, reassembled: false });
+                self.frags.push(FragDatagram {
+                    key,
+                    pieces: Vec::new(),
+                    ports: None,
+                    reassembled: false,
+                });
                 self.frag_index.insert(key, self.frags.len() - 1);
                 self.frags.len() - 1
             }
@@ -407,6 +420,7 @@ impl Timeline {
             }) {
                 m.number = prev.number;
                 m.time = prev.time;
+                m.ip_frag_id = prev.ip_frag_id;
                 m.retransmission = prev.retransmission;
                 *prev = m;
                 return;
@@ -427,7 +441,12 @@ impl Timeline {
         if d.reassembled_from.is_some() {
             return; // counted as its fragments
         }
-        let key = FlowKey { src: d.ip.src, dst: d.ip.dst, spi: e.spi, udp };
+        let key = FlowKey {
+            src: d.ip.src,
+            dst: d.ip.dst,
+            spi: e.spi,
+            udp,
+        };
         let idx = match self.esp_index.get(&key) {
             Some(&i) => i,
             None => {
@@ -470,7 +489,12 @@ impl Timeline {
         let class = SIZE_CLASSES.iter().position(|&c| len <= c).unwrap_or(4);
         f.by_size[class] += 1;
         if f.samples.len() < samples {
-            f.samples.push(EspSample { number: d.number, time: t, seq: e.seq, len });
+            f.samples.push(EspSample {
+                number: d.number,
+                time: t,
+                seq: e.seq,
+                len,
+            });
         }
     }
 
@@ -512,7 +536,11 @@ impl Timeline {
         if d.reassembled_from.is_some() {
             return;
         }
-        let key = PlainKey { src: d.ip.src, dst: d.ip.dst, proto: d.ip.proto };
+        let key = PlainKey {
+            src: d.ip.src,
+            dst: d.ip.dst,
+            proto: d.ip.proto,
+        };
         match self.plain_index.get(&key) {
             Some(&i) => {
                 let p = &mut self.plain[i];
@@ -524,7 +552,13 @@ impl Timeline {
                     self.dropped.plain_flows += 1;
                     return;
                 }
-                self.plain.push(PlainFlow { key, packets: 1, first_number: d.number, first_time: t, last_time: t });
+                self.plain.push(PlainFlow {
+                    key,
+                    packets: 1,
+                    first_number: d.number,
+                    first_time: t,
+                    last_time: t,
+                });
                 self.plain_index.insert(key, self.plain.len() - 1);
             }
         }
@@ -592,13 +626,22 @@ mod tests {
         for n in 1..=2 {
             let mut i = ip([192, 0, 2, 1], [198, 51, 100, 2], 17, 56);
             if n == 2 {
-                i.fragment = Some(Fragment { offset: 0, more: true, id: 7 });
+                i.fragment = Some(Fragment {
+                    offset: 0,
+                    more: true,
+                    id: 7,
+                });
             }
             tl.add(&Decoded {
                 ts: ts(n),
                 number: n as u64,
                 ip: i,
-                l4: L4::Udp { sport: 500, dport: 500, len: 36, kind: UdpKind::Ike { msg: &msg, natt: false } },
+                l4: L4::Udp {
+                    sport: 500,
+                    dport: 500,
+                    len: 36,
+                    kind: UdpKind::Ike { msg: &msg, natt: false },
+                },
                 reassembled_from: None,
             });
         }

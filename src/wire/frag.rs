@@ -18,7 +18,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 32 << 20, max_datagrams: 8192, max_datagram_len: 65_535 + 8, timeout: 60.0 }
+        Limits {
+            max_bytes: 32 << 20,
+            max_datagrams: 8192,
+            max_datagram_len: 65_535 + 8,
+            timeout: 60.0,
+        }
     }
 }
 
@@ -68,7 +73,10 @@ pub struct Reassembler {
 
 impl Reassembler {
     pub fn new(limits: Limits) -> Reassembler {
-        Reassembler { limits, ..Default::default() }
+        Reassembler {
+            limits,
+            ..Default::default()
+        }
     }
 
     pub fn in_flight(&self) -> usize {
@@ -94,7 +102,16 @@ impl Reassembler {
                 self.stats.dropped_limit += 1;
                 return None;
             }
-            self.partial.insert(key, Partial { data: Vec::new(), have: Vec::new(), total: None, first_seen: now, packets: Vec::new() });
+            self.partial.insert(
+                key,
+                Partial {
+                    data: Vec::new(),
+                    have: Vec::new(),
+                    total: None,
+                    first_seen: now,
+                    packets: Vec::new(),
+                },
+            );
         }
         let grow = end.saturating_sub(self.partial[&key].data.len());
         if self.held + grow > self.limits.max_bytes {
@@ -134,7 +151,11 @@ impl Reassembler {
             let t = p.total.unwrap_or(0);
             p.data.truncate(t);
             self.stats.completed += 1;
-            return Some(Datagram { key, payload: p.data, packets: p.packets });
+            return Some(Datagram {
+                key,
+                payload: p.data,
+                packets: p.packets,
+            });
         }
         None
     }
@@ -150,8 +171,12 @@ impl Reassembler {
         if self.partial.is_empty() {
             return;
         }
-        let old: Vec<Key> =
-            self.partial.iter().filter(|(_, p)| now - p.first_seen > timeout).map(|(k, _)| *k).collect();
+        let old: Vec<Key> = self
+            .partial
+            .iter()
+            .filter(|(_, p)| now - p.first_seen > timeout)
+            .map(|(k, _)| *k)
+            .collect();
         for k in old {
             self.remove(&k);
             self.stats.timed_out += 1;
@@ -165,7 +190,12 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn key(id: u32) -> Key {
-        Key { src: Ipv4Addr::new(192, 0, 2, 1).into(), dst: Ipv4Addr::new(198, 51, 100, 2).into(), proto: 17, id }
+        Key {
+            src: Ipv4Addr::new(192, 0, 2, 1).into(),
+            dst: Ipv4Addr::new(198, 51, 100, 2).into(),
+            proto: 17,
+            id,
+        }
     }
 
     #[test]
@@ -193,7 +223,11 @@ mod tests {
 
     #[test]
     fn flood_of_incomplete_datagrams_stays_bounded() {
-        let lim = Limits { max_datagrams: 1000, max_bytes: 1 << 20, ..Default::default() };
+        let lim = Limits {
+            max_datagrams: 1000,
+            max_bytes: 1 << 20,
+            ..Default::default()
+        };
         let mut r = Reassembler::new(lim);
         for id in 0..100_000u32 {
             r.add(key(id), 8, true, &[0; 64], id as f64 * 1e-4, id as u64);
@@ -205,7 +239,10 @@ mod tests {
 
     #[test]
     fn timeout_drops_stale() {
-        let mut r = Reassembler::new(Limits { timeout: 1.0, ..Default::default() });
+        let mut r = Reassembler::new(Limits {
+            timeout: 1.0,
+            ..Default::default()
+        });
         r.add(key(1), 8, true, &[0; 8], 0.0, 1);
         r.add(key(2), 8, true, &[0; 8], 5.0, 2);
         assert_eq!(r.stats.timed_out, 1);

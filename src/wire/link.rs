@@ -125,7 +125,12 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Result<Link<'_>, Lin
                 (_, Some(6)) => Net::Ipv6,
                 (_, v) => Net::Other(v.unwrap_or(0) as u32),
             };
-            Ok(Link { header: Header::Raw, net, payload: data, wire_len })
+            Ok(Link {
+                header: Header::Raw,
+                net,
+                payload: data,
+                wire_len,
+            })
         }
         NULL | LOOP => {
             let f = data.get(..4).ok_or(LinkError::Truncated("null"))?;
@@ -139,7 +144,12 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Result<Link<'_>, Lin
                 24 | 28 | 30 | 10 => Net::Ipv6,
                 f => Net::Other(f),
             };
-            Ok(Link { header: Header::Null { family }, net, payload: &data[4..], wire_len: strip(4) })
+            Ok(Link {
+                header: Header::Null { family },
+                net,
+                payload: &data[4..],
+                wire_len: strip(4),
+            })
         }
         PPP | PPP_HDLC => {
             // Address/control (ff 03) is optional; protocol field may be compressed to one byte.
@@ -154,7 +164,12 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Result<Link<'_>, Lin
                 (be16(data, o).ok_or(LinkError::Truncated("ppp"))?, 2)
             };
             let h = o + n;
-            Ok(Link { header: Header::Ppp { proto }, net: ppp_net(proto), payload: &data[h..], wire_len: strip(h) })
+            Ok(Link {
+                header: Header::Ppp { proto },
+                net: ppp_net(proto),
+                payload: &data[h..],
+                wire_len: strip(h),
+            })
         }
         LINUX_SLL => {
             if data.len() < 16 {
@@ -199,7 +214,10 @@ fn decode_ethernet(data: &[u8], wire_len: u32) -> Result<Link<'_>, LinkError> {
     let mut o = 12;
     let mut ethertype = be16(data, o).unwrap_or(0);
     o += 2;
-    while matches!(ethertype, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_VLAN9100 | ETHERTYPE_VLAN9200) {
+    while matches!(
+        ethertype,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_VLAN9100 | ETHERTYPE_VLAN9200
+    ) {
         let tci = be16(data, o).ok_or(LinkError::Truncated("vlan"))?;
         let next = be16(data, o + 2).ok_or(LinkError::Truncated("vlan"))?;
         if (ntags as usize) < tags.len() {
@@ -216,7 +234,12 @@ fn decode_ethernet(data: &[u8], wire_len: u32) -> Result<Link<'_>, LinkError> {
         let code = *data.get(o + 1).ok_or(LinkError::Truncated("pppoe"))?;
         let session = be16(data, o + 2).ok_or(LinkError::Truncated("pppoe"))?;
         let length = be16(data, o + 4).ok_or(LinkError::Truncated("pppoe"))?;
-        let mut p = Pppoe { code, session, length, ppp_proto: None };
+        let mut p = Pppoe {
+            code,
+            session,
+            length,
+            ppp_proto: None,
+        };
         net = Net::Other(ethertype as u32);
         payload = data.get(o + 6..).unwrap_or(&[]);
         o += 6;
@@ -231,7 +254,14 @@ fn decode_ethernet(data: &[u8], wire_len: u32) -> Result<Link<'_>, LinkError> {
         pppoe = Some(p);
     }
     Ok(Link {
-        header: Header::Ethernet { dst: &data[0..6], src: &data[6..12], tags, ntags, ethertype, pppoe },
+        header: Header::Ethernet {
+            dst: &data[0..6],
+            src: &data[6..12],
+            tags,
+            ntags,
+            ethertype,
+            pppoe,
+        },
         net,
         payload,
         wire_len: wire_len.saturating_sub(o as u32),

@@ -3,8 +3,8 @@
 //! Views borrow the captured bytes and never panic on short input.
 
 pub mod checksum;
+pub mod frag;
 pub mod ip_proto;
 pub mod isakmp;
 pub mod link;
-pub mod frag;
 pub mod packet;

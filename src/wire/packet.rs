@@ -40,7 +40,10 @@ pub struct Esp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UdpKind<'a> {
     /// IKE on 500 (or on 4500 after the non-ESP marker: `natt` is true).
-    Ike { msg: &'a [u8], natt: bool },
+    Ike {
+        msg: &'a [u8],
+        natt: bool,
+    },
     /// ESP in UDP (RFC 3948).
     Esp(Esp),
     /// NAT-T keepalive (one 0xff byte).
@@ -53,9 +56,14 @@ pub enum IcmpKind {
     PortUnreachable,
     HostUnreachable,
     /// IPv4 fragmentation needed / IPv6 packet too big, with the MTU.
-    FragNeeded { mtu: u32 },
+    FragNeeded {
+        mtu: u32,
+    },
     TimeExceeded,
-    Other { kind: u8, code: u8 },
+    Other {
+        kind: u8,
+        code: u8,
+    },
 }
 
 /// The header of the packet an ICMP error is about.
@@ -72,10 +80,21 @@ pub struct Quoted {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum L4<'a> {
-    Udp { sport: u16, dport: u16, len: u32, kind: UdpKind<'a> },
+    Udp {
+        sport: u16,
+        dport: u16,
+        len: u32,
+        kind: UdpKind<'a>,
+    },
     Esp(Esp),
-    Ah { spi: u32, seq: u32 },
-    Icmp { kind: IcmpKind, quoted: Option<Quoted> },
+    Ah {
+        spi: u32,
+        seq: u32,
+    },
+    Icmp {
+        kind: IcmpKind,
+        quoted: Option<Quoted>,
+    },
     /// A non-first fragment: nothing above IP to decode.
     Fragment,
     Other,
@@ -206,7 +225,10 @@ fn udp_kind(sport: u16, dport: u16, p: &[u8]) -> UdpKind<'_> {
         if p == [0xff] {
             UdpKind::Keepalive
         } else if p.len() >= 4 && p[..4] == [0, 0, 0, 0] {
-            UdpKind::Ike { msg: &p[4..], natt: true }
+            UdpKind::Ike {
+                msg: &p[4..],
+                natt: true,
+            }
         } else if let (Some(spi), Some(seq)) = (be32(p, 0), be32(p, 4)) {
             UdpKind::Esp(Esp { spi, seq })
         } else {
@@ -225,7 +247,12 @@ fn parse_l4<'a>(ip: &IpInfo, p: &'a [u8]) -> L4<'a> {
             (Some(sport), Some(dport), Some(len)) => {
                 let body = p.get(8..).unwrap_or(&[]);
                 let body = &body[..body.len().min((len as usize).saturating_sub(8))];
-                L4::Udp { sport, dport, len: len as u32, kind: udp_kind(sport, dport, body) }
+                L4::Udp {
+                    sport,
+                    dport,
+                    len: len as u32,
+                    kind: udp_kind(sport, dport, body),
+                }
             }
             _ => L4::Other,
         },
@@ -243,11 +270,17 @@ fn parse_l4<'a>(ip: &IpInfo, p: &'a [u8]) -> L4<'a> {
 }
 
 fn parse_icmp(v6: bool, p: &[u8]) -> L4<'_> {
-    let (Some(&t), Some(&c)) = (p.first(), p.get(1)) else { return L4::Other };
+    let (Some(&t), Some(&c)) = (p.first(), p.get(1)) else {
+        return L4::Other;
+    };
     let kind = match (v6, t, c) {
         (false, 3, 3) | (true, 1, 4) => IcmpKind::PortUnreachable,
-        (false, 3, 4) => IcmpKind::FragNeeded { mtu: be16(p, 6).unwrap_or(0) as u32 },
-        (true, 2, _) => IcmpKind::FragNeeded { mtu: be32(p, 4).unwrap_or(0) },
+        (false, 3, 4) => IcmpKind::FragNeeded {
+            mtu: be16(p, 6).unwrap_or(0) as u32,
+        },
+        (true, 2, _) => IcmpKind::FragNeeded {
+            mtu: be32(p, 4).unwrap_or(0),
+        },
         (false, 3, _) | (true, 1, _) => IcmpKind::HostUnreachable,
         (false, 11, _) | (true, 3, _) => IcmpKind::TimeExceeded,
         (_, kind, code) => IcmpKind::Other { kind, code },
@@ -267,7 +300,14 @@ fn parse_icmp(v6: bool, p: &[u8]) -> L4<'_> {
                 }
                 _ => None,
             };
-            Some(Quoted { src: qi.src, dst: qi.dst, proto: qi.proto, sport, dport, spi })
+            Some(Quoted {
+                src: qi.src,
+                dst: qi.dst,
+                proto: qi.proto,
+                sport,
+                dport,
+                spi,
+            })
         })
     } else {
         None
@@ -283,7 +323,9 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(limits: frag::Limits) -> Decoder {
-        Decoder { frags: Reassembler::new(limits) }
+        Decoder {
+            frags: Reassembler::new(limits),
+        }
     }
 
     pub fn frag_stats(&self) -> frag::Stats {
@@ -305,8 +347,15 @@ impl Decoder {
         let mut done: Option<Datagram> = None;
         let l4 = match ip.fragment {
             Some(fr) => {
-                let key = frag::Key { src: ip.src, dst: ip.dst, proto: ip.proto, id: fr.id };
-                done = self.frags.add(key, fr.offset as usize, fr.more, payload, f.ts.as_f64(), number);
+                let key = frag::Key {
+                    src: ip.src,
+                    dst: ip.dst,
+                    proto: ip.proto,
+                    id: fr.id,
+                };
+                done = self
+                    .frags
+                    .add(key, fr.offset as usize, fr.more, payload, f.ts.as_f64(), number);
                 if fr.offset == 0 {
                     parse_l4(&ip, payload)
                 } else {
@@ -315,11 +364,27 @@ impl Decoder {
             }
             None => parse_l4(&ip, payload),
         };
-        sink(&Decoded { ts: f.ts, number, ip, l4, reassembled_from: None });
+        sink(&Decoded {
+            ts: f.ts,
+            number,
+            ip,
+            l4,
+            reassembled_from: None,
+        });
         if let Some(d) = done {
-            let whole = IpInfo { fragment: None, total_len: d.payload.len() as u32, ..ip };
+            let whole = IpInfo {
+                fragment: None,
+                total_len: d.payload.len() as u32,
+                ..ip
+            };
             let l4 = parse_l4(&whole, &d.payload);
-            sink(&Decoded { ts: f.ts, number, ip: whole, l4, reassembled_from: Some(&d.packets) });
+            sink(&Decoded {
+                ts: f.ts,
+                number,
+                ip: whole,
+                l4,
+                reassembled_from: Some(&d.packets),
+            });
         }
         Ok(())
     }
