@@ -231,10 +231,10 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
                 out.push_str("  next:\n");
             }
             for a in &f.advice {
-                wrap(&mut out, "    -", "      ", a);
+                wrap(&mut out, "    - ", "      ", a);
             }
         } else {
-            wrap(&mut out, &format!("  {head}:"), "    ", &f.summary);
+            wrap(&mut out, &format!("  {head}: "), "    ", &f.summary);
         }
     }
     if timeline {

@@ -178,14 +178,21 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
                 }
             }
         }
-        let last = vs.iter().map(|v| v.m.time).fold(f64::MIN, f64::max);
-        let key = (top.0, top.1, last, *spi);
+        // On a tie the first attempt: later ones (keyingtries) repeat it with less evidence.
+        let first = vs.iter().map(|v| v.m.time).fold(f64::MAX, f64::min);
+        let key = (top.0, top.1, -first, *spi);
         if best.is_none_or(|b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
             best = Some(key);
         }
     }
     let Some((_, _, _, spi)) = best else { return a };
-    let vs = &groups[&spi];
+    let vs = &mut groups.get_mut(&spi).map(std::mem::take).unwrap_or_default();
+    // In time order (the second capture's clock set to the first's), so evidence shows the
+    // first attempt.
+    let off = case.clock_offset.unwrap_or(0.0);
+    let t = |v: &View<'_>| if v.at().gw == 1 { v.m.time - off } else { v.m.time };
+    vs.sort_by(|a, b| t(a).total_cmp(&t(b)));
+    let vs = &*vs;
     let first_digest = vs.iter().find(|v| v.from_initiator).map(|v| v.m.digest);
     let mut steps: Vec<(Step, StepState<'_>)> = Vec::new();
     for v in vs {
