@@ -127,7 +127,12 @@ fn ikev1_mm1(ispi: u64) -> Vec<u8> {
     let mut sa = vec![0, 0, 0, 1, 0, 0, 0, 1];
     sa.extend(payload(0, &prop));
     let sa = payload(13, &sa);
-    let vid = payload(0, &[0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f]);
+    let vid = payload(
+        0,
+        &[
+            0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f,
+        ],
+    );
     let mut body = sa;
     body.extend(vid);
     ike_header(ispi, 0, 1, 0x10, 2, 0, 0, &body)
@@ -137,7 +142,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).expect("usage: gen-capture OUT.pcap [MEGABYTES] [SEED]");
     let mb: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1024);
-    let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let seed: u64 = args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
     let mut r = Rng(seed | 1);
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path).expect("create output"));
     let mut hdr = Vec::new();
@@ -169,7 +177,14 @@ fn main() {
         frame.clear();
         let roll = r.below(10_000);
         if roll < 3 {
-            ipv4(&mut frame, a, b, 17, n as u16, &udp(500, 500, &ike_sa_init(&mut r, ispi)));
+            ipv4(
+                &mut frame,
+                a,
+                b,
+                17,
+                n as u16,
+                &udp(500, 500, &ike_sa_init(&mut r, ispi)),
+            );
         } else if roll < 5 {
             ipv4(&mut frame, a, b, 17, n as u16, &udp(500, 500, &ikev1_mm1(ispi)));
         } else if roll < 25 {

@@ -8,6 +8,7 @@ pub mod correlate;
 pub mod diagnose;
 pub mod inputs;
 pub mod logs;
+pub mod natd;
 pub mod print;
 pub mod report;
 pub mod source;

@@ -197,7 +197,7 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
         let _ = writeln!(out, "{} {p}", st.paint("33", "warning:"));
     }
     for (i, f) in findings.iter().enumerate() {
-        if i > 0 && !f.is_problem() && findings[0].is_problem() && i == 1 {
+        if i == 1 && !f.is_problem() {
             out.push_str("\nAlso noticed:\n");
         }
         let head = if f.cause == "healthy" {

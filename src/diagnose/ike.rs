@@ -774,8 +774,62 @@ fn situation_c(case: &Case<'_>, st: &StepState<'_>, log_cause: &Option<Finding>,
     .advise("compare esp=, pfs= and leftsubnet/rightsubnet on both ends")
 }
 
+/// NAT-D hashes recomputed at each capture: a real NAT (the hash matches at the sender and not
+/// at the receiver) or a peer that fakes NAT-D to force UDP encapsulation (it does not match
+/// even on the sender's own wire).
+fn natd_observations(case: &Case<'_>, a: &mut IkeAnalysis) {
+    let mut faked: Option<(usize, &IkeMsg)> = None;
+    let mut natted: Option<(usize, &IkeMsg)> = None;
+    for (gi, g) in case.gws.iter().enumerate() {
+        for m in g.ike() {
+            let alg = g.ike().iter().filter(|o| o.ispi == m.ispi).find_map(|o| o.v1_hash);
+            let Some(c) = crate::natd::check(m, alg) else { continue };
+            if c.source_ok != Some(false) {
+                continue;
+            }
+            if g.owns(m.src.ip()) {
+                faked.get_or_insert((gi, m));
+            } else {
+                natted.get_or_insert((gi, m));
+            }
+        }
+    }
+    if let Some((gi, m)) = faked {
+        a.observations.push(
+            Finding::new(
+                "-",
+                "nat-faked",
+                0.9,
+                format!(
+                    "{} sends a NAT-D source hash that does not match its own address {}: it fakes NAT detection to force UDP encapsulation (forceencaps / encap=yes)",
+                    case.gws[gi].name, m.src
+                ),
+            )
+            .with(msg_evidence(case, MsgRef { gw: gi, idx: g_index(case, gi, m) }, "NAT-D")),
+        );
+    } else if let Some((gi, m)) = natted {
+        a.observations.push(
+            Finding::new(
+                "-",
+                "nat-detected",
+                0.8,
+                format!(
+                    "the NAT-D source hash in a message from {} does not match the address {} seen at {}: a NAT on the path (or a peer faking NAT-D; the sender's capture would tell)",
+                    m.src, m.src, case.gws[gi].name
+                ),
+            )
+            .with(msg_evidence(case, MsgRef { gw: gi, idx: g_index(case, gi, m) }, "NAT-D")),
+        );
+    }
+}
+
+fn g_index(case: &Case<'_>, gi: usize, m: &IkeMsg) -> usize {
+    case.gws[gi].ike().iter().position(|o| std::ptr::eq(o, m)).unwrap_or(0)
+}
+
 /// Observations that are not failures: NAT, IKE fragmentation, clock offset.
 fn observe(case: &Case<'_>, a: &mut IkeAnalysis) {
+    natd_observations(case, a);
     if let Some(r) = case.rewrites.first() {
         let f = Finding::new(
             "-",

@@ -163,7 +163,15 @@ pub fn diagnose(case: &Case<'_>) -> Vec<Finding> {
         findings.push(f);
     }
     if findings.is_empty() {
-        let mut h = Finding::new("-", "healthy", ike.healthy_confidence, ike.healthy_summary.clone());
+        let mut summary = ike.healthy_summary.clone();
+        let arrived: u64 = case.esp.iter().filter_map(|p| p.arrived).map(|f| f.packets).sum();
+        let dirs = case.esp.iter().filter(|p| p.arrived.is_some()).count();
+        if arrived > 0 {
+            summary.push_str(&format!(
+                "; ESP arrives ({arrived} packets over {dirs} SPI/direction pairs)"
+            ));
+        }
+        let mut h = Finding::new("-", "healthy", ike.healthy_confidence, summary);
         h.evidence = ike.healthy_evidence.clone();
         findings.push(h);
     }

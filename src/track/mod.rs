@@ -59,6 +59,9 @@ pub struct IkeMsg {
     pub notifies: Vec<u16>,
     #[serde(skip)]
     pub natd: Vec<(Option<bool>, Vec<u8>)>,
+    /// IKEv1: the hash algorithm of the (first) phase-1 transform offered or chosen, which
+    /// NAT-D hashes use.
+    pub v1_hash: Option<u16>,
     /// IKEv2 SKF (number, total) or IKEv1 fragment (number, last as total=number).
     pub ike_fragment: Option<(u16, u16)>,
     /// Sent in IP fragments (this record is from the first fragment or the reassembled datagram).
@@ -370,6 +373,7 @@ impl Timeline {
             payloads: Vec::new(),
             notifies: Vec::new(),
             natd: Vec::new(),
+            v1_hash: None,
             ike_fragment: None,
             ip_fragmented: d.ip.fragment.is_some() || d.reassembled_from.is_some(),
             partial,
@@ -395,6 +399,16 @@ impl Timeline {
                         if let Some(nd) = NatD::from_payload(&p, m.major) {
                             m.natd.push((nd.source, nd.hash.to_vec()));
                         }
+                    }
+                    payload_type::SA if m.major == 1 && m.exchange != isakmp::exchange::QUICK_MODE => {
+                        let sa = isakmp::Sa::parse(p.body, 1);
+                        m.v1_hash = sa
+                            .proposals
+                            .first()
+                            .and_then(|pr| pr.transforms.first())
+                            .and_then(|t| t.attribute(isakmp::v1_attr::HASH))
+                            .and_then(|v| v.as_u32())
+                            .map(|v| v as u16);
                     }
                     payload_type::V2_SKF | payload_type::V2_SK => {
                         if let Some(e) = isakmp::Encrypted::from_payload(&p) {
