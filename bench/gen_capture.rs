@@ -68,7 +68,11 @@ fn payload(np: u8, body: &[u8]) -> Vec<u8> {
     p
 }
 
-fn ike_header(ispi: u64, rspi: u64, np: u8, ver: u8, exch: u8, flags: u8, msgid: u32, body: &[u8]) -> Vec<u8> {
+/// The ISAKMP header fields: SPIs, next payload, version, exchange, flags, message id.
+struct Hdr(u64, u64, u8, u8, u8, u8, u32);
+
+fn ike_header(h: Hdr, body: &[u8]) -> Vec<u8> {
+    let Hdr(ispi, rspi, np, ver, exch, flags, msgid) = h;
     let mut m = Vec::with_capacity(28 + body.len());
     m.extend_from_slice(&ispi.to_be_bytes());
     m.extend_from_slice(&rspi.to_be_bytes());
@@ -106,13 +110,13 @@ fn ike_sa_init(r: &mut Rng, ispi: u64) -> Vec<u8> {
     let mut body = sa;
     body.extend(ke);
     body.extend(nonce);
-    ike_header(ispi, 0, 33, 0x20, 34, 0x08, 0, &body)
+    ike_header(Hdr(ispi, 0, 33, 0x20, 34, 0x08, 0), &body)
 }
 
 /// An encrypted IKEv2 message (SK payload of random bytes).
 fn ike_encrypted(r: &mut Rng, ispi: u64, rspi: u64, exch: u8, flags: u8, msgid: u32, len: usize) -> Vec<u8> {
     let data: Vec<u8> = (0..len).map(|_| r.next() as u8).collect();
-    ike_header(ispi, rspi, 46, 0x20, exch, flags, msgid, &payload(33, &data))
+    ike_header(Hdr(ispi, rspi, 46, 0x20, exch, flags, msgid), &payload(33, &data))
 }
 
 /// IKEv1 main mode first message: SA with one proposal and one transform with attributes.
@@ -135,7 +139,7 @@ fn ikev1_mm1(ispi: u64) -> Vec<u8> {
     );
     let mut body = sa;
     body.extend(vid);
-    ike_header(ispi, 0, 1, 0x10, 2, 0, 0, &body)
+    ike_header(Hdr(ispi, 0, 1, 0x10, 2, 0, 0), &body)
 }
 
 fn main() {
