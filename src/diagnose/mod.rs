@@ -178,3 +178,6 @@ pub fn diagnose(case: &Case<'_>) -> Vec<Finding> {
     findings.extend(ike.observations);
     findings
 }
+
+#[cfg(test)]
+mod tests;
