@@ -37,6 +37,9 @@ pub fn run(path: &Path, opts: Options, count: Option<u64>) -> Result<(), String>
             }
         }
     }
+    for (t, n) in &printer.unknown_link {
+        eprintln!("ipsec-doctor: {name}: {n} packets of link type {t}, which we cannot decode");
+    }
     if let Err(e) = w.flush() {
         if e.kind() != io::ErrorKind::BrokenPipe {
             return Err(format!("writing output: {e}"));

