@@ -173,7 +173,12 @@ fn side_mut<'a>(sides: &'a mut Vec<Side>, name: &str) -> &'a mut Side {
 /// source → wire → track for one file.
 pub fn read_capture(path: &Path, limits: track::Limits) -> Result<Capture, String> {
     let name = path.display().to_string();
-    let mut reader: CaptureReader<Box<dyn Read>> = source::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let reader = source::open(path).map_err(|e| format!("{name}: {e}"))?;
+    Ok(decode_capture(name, reader, limits))
+}
+
+/// source → wire → track for any opened capture (a file, standard input, bytes in memory).
+pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limits: track::Limits) -> Capture {
     let mut decoder = Decoder::new(frag::Limits::default());
     let mut timeline = Timeline::new(limits);
     let mut unknown_link = BTreeMap::new();
@@ -195,11 +200,5 @@ pub fn read_capture(path: &Path, limits: track::Limits) -> Result<Capture, Strin
             }
         }
     }
-    Ok(Capture {
-        name,
-        timeline,
-        unknown_link,
-        frag_stats: decoder.frag_stats(),
-        error,
-    })
+    Capture { name, timeline, unknown_link, frag_stats: decoder.frag_stats(), error }
 }
