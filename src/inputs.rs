@@ -200,5 +200,11 @@ pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limit
             }
         }
     }
-    Capture { name, timeline, unknown_link, frag_stats: decoder.frag_stats(), error }
+    Capture {
+        name,
+        timeline,
+        unknown_link,
+        frag_stats: decoder.frag_stats(),
+        error,
+    }
 }

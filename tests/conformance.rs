@@ -75,7 +75,11 @@ fn run_case(id: &str, capture: &Path, flags: &str, expected: &Path, t: &mut Tall
     GzDecoder::new(File::open(expected).unwrap())
         .read_to_string(&mut text)
         .unwrap();
-    let want = blocks(&text);
+    compare(id, capture, flags, &text, t);
+}
+
+fn compare(id: &str, capture: &Path, flags: &str, text: &str, t: &mut Tally) {
+    let want = blocks(text);
     let opts = parse_flags(flags);
     let bytes = std::fs::read(capture).unwrap();
     let mut reader = match CaptureReader::new(&bytes[..]) {
@@ -159,4 +163,59 @@ fn tcpdump_conformance() {
         t.failures.len()
     );
     assert!(t.identical > 1000, "suspiciously few packets compared: {}", t.identical);
+}
+
+/// The lab's recordings (real Libreswan and strongSwan traffic) against the installed tcpdump,
+/// run now: they are re-recorded by lab/record, so their expected text is not stored.
+#[test]
+fn lab_examples_match_live_tcpdump() {
+    let tcpdump = Path::new("/usr/bin/tcpdump");
+    if !tcpdump.exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install tcpdump");
+        eprintln!("skipped: no /usr/bin/tcpdump");
+        return;
+    }
+    let version = std::process::Command::new(tcpdump).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).into_owned() + &String::from_utf8_lossy(&version.stderr);
+    if !version.contains("4.99.3") {
+        eprintln!(
+            "skipped: the bar is tcpdump 4.99.3, found {}",
+            version.lines().next().unwrap_or("")
+        );
+        return;
+    }
+    std::env::set_var("TZ", "GMT0");
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"));
+    let mut caps: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|d| d.is_dir())
+        .flat_map(|d| std::fs::read_dir(d).unwrap().filter_map(|e| e.ok().map(|e| e.path())))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+        .collect();
+    caps.sort();
+    let mut t = Tally::default();
+    for cap in &caps {
+        for flags in ["", "-v", "-vv"] {
+            let mut cmd = std::process::Command::new(tcpdump);
+            cmd.env("TZ", "GMT0").args(["-#", "-n", "-tttt"]);
+            if !flags.is_empty() {
+                cmd.arg(flags);
+            }
+            let out = cmd.arg("-r").arg(cap).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            compare(&format!("{} {flags}", cap.display()), cap, flags, &text, &mut t);
+        }
+    }
+    eprintln!(
+        "lab examples: {} captures, {} IPsec packets identical, {} differences",
+        caps.len(),
+        t.identical,
+        t.failures.len()
+    );
+    for f in t.failures.iter().take(20) {
+        eprintln!("{f}");
+    }
+    assert!(t.failures.is_empty());
+    assert!(t.identical > 500, "too few packets compared: {}", t.identical);
 }

@@ -389,11 +389,87 @@ impl Printer {
                     length = length.wrapping_sub(adv as u32);
                 }
                 50 => return esp_print(o, bp, length),
+                1 if ip.v4 => return self.icmp_print(o, bp, length, frag),
                 17 => return self.udp_print(o, bp, length, ip, frag),
                 // Only reached behind AH: the inner protocol is not ours to print.
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// tcpdump's ICMPv4 printer for the error types, with the quoted packet at `-v`.
+    fn icmp_print(&mut self, o: &mut Out, bp: &[u8], plen: u32, frag: bool) -> PResult {
+        o.proto = "icmp";
+        let kind = get_u8(bp, 0)?;
+        let code = get_u8(bp, 1)?;
+        let qdst = |bp: &[u8]| -> PResult<String> { Ok(ipv4(get_bytes(bp, 8 + 16, 4)?)) };
+        let text = match kind {
+            3 => match code {
+                0 => format!("net {} unreachable", qdst(bp)?),
+                1 => format!("host {} unreachable", qdst(bp)?),
+                2 => format!("{} protocol {} unreachable", qdst(bp)?, get_u8(bp, 8 + 9)?),
+                3 => {
+                    get_u8(bp, 8 + 9)?;
+                    let hlen = ((get_u8(bp, 8)? & 0x0f) as usize) * 4;
+                    let dport = get_be_u16(bp, 8 + hlen + 2)?;
+                    let proto = get_u8(bp, 8 + 9)?;
+                    match proto {
+                        6 => format!("{} tcp port {} unreachable", qdst(bp)?, dport),
+                        17 => format!("{} udp port {} unreachable", qdst(bp)?, dport),
+                        p => format!("{} protocol {} port {} unreachable", qdst(bp)?, p, dport),
+                    }
+                }
+                4 => match get_be_u16(bp, 6)? {
+                    0 => format!("{} unreachable - need to frag", qdst(bp)?),
+                    mtu => format!("{} unreachable - need to frag (mtu {mtu})", qdst(bp)?),
+                },
+                5 => format!("{} unreachable - source route failed", qdst(bp)?),
+                6 => format!("net {} unreachable - unknown", qdst(bp)?),
+                7 => format!("host {} unreachable - unknown", qdst(bp)?),
+                8 => format!("{} unreachable - source host isolated", qdst(bp)?),
+                9 => format!("net {} unreachable - admin prohibited", qdst(bp)?),
+                10 => format!("host {} unreachable - admin prohibited", qdst(bp)?),
+                11 => format!("net {} unreachable - tos prohibited", qdst(bp)?),
+                12 => format!("host {} unreachable - tos prohibited", qdst(bp)?),
+                13 => format!("host {} unreachable - admin prohibited filter", qdst(bp)?),
+                14 => format!("host {} unreachable - host precedence violation", qdst(bp)?),
+                15 => format!("host {} unreachable - precedence cutoff", qdst(bp)?),
+                c => format!("{} unreachable - #{c}", qdst(bp)?),
+            },
+            11 => {
+                get_bytes(bp, 8 + 16, 4)?;
+                match code {
+                    0 => "time exceeded in-transit".to_string(),
+                    1 => "ip reassembly time exceeded".to_string(),
+                    c => format!("time exceeded-#{c}"),
+                }
+            }
+            12 if code != 0 => format!("parameter problem - code {code}"),
+            12 => format!("parameter problem - octet {}", get_u8(bp, 4)?),
+            t => format!("type-#{t}"),
+        };
+        let _ = write!(o, "ICMP {text}, length {plen}");
+        if o.vflag > 0 && !frag && have(bp, 0, plen as usize) {
+            let sum = checksum::fold(checksum::sum(&bp[..plen as usize], 0));
+            if sum != 0 {
+                let icmp_sum = get_be_u16(bp, 2)?;
+                let _ = write!(
+                    o,
+                    " (wrong icmp cksum {:x} (->{:x})!)",
+                    icmp_sum,
+                    checksum::should_be(icmp_sum, sum)
+                );
+            }
+        }
+        if o.vflag > 0 && matches!(kind, 3 | 4 | 5 | 11 | 12) {
+            o.push_str("\n\t");
+            let inner = bp.get(8..).unwrap_or(&[]);
+            let ip_len = get_be_u16(inner, 2)?;
+            let inner = &inner[..inner.len().min(ip_len as usize)];
+            self.ip_print(o, inner, ip_len as u32)?;
+        }
+        o.proto = "icmp";
+        Ok(())
     }
 
     fn udp_print(&mut self, o: &mut Out, bp: &[u8], mut length: u32, ip: &IpHdr<'_>, frag: bool) -> PResult {
@@ -806,6 +882,8 @@ pub fn classify(f: &Frame<'_>) -> Class {
                 (o, _) if o != 0 => Class::Ipsec,
                 (_, 50 | 51) => Class::Ipsec,
                 (_, 17) if udp_ike(b.get(hlen..).unwrap_or(&[])) => Class::Ipsec,
+                // An ICMP error about an IPsec packet: tcpdump prints the quoted packet at -v.
+                (_, 1) if quotes_ipsec(b.get(hlen..).unwrap_or(&[]), &udp_ike) => Class::Ipsec,
                 _ => Class::Other,
             }
         }
@@ -849,6 +927,20 @@ pub fn classify(f: &Frame<'_>) -> Class {
         }
         Net::Other(_) => Class::Other,
     }
+}
+
+/// ICMPv4 unreachable / time exceeded / parameter problem quoting an IKE, ESP or AH packet.
+fn quotes_ipsec(icmp: &[u8], udp_ike: &dyn Fn(&[u8]) -> bool) -> bool {
+    if !matches!(icmp.first(), Some(3 | 11 | 12)) {
+        return false;
+    }
+    let Some(inner) = icmp.get(8..) else { return false };
+    if inner.len() < 20 || inner[0] >> 4 != 4 {
+        return false;
+    }
+    let hl = (inner[0] & 0xf) as usize * 4;
+    let off = u16::from_be_bytes([inner[6], inner[7]]) & 0x1fff;
+    off != 0 || matches!(inner[9], 50 | 51) || (inner[9] == 17 && udp_ike(inner.get(hl..).unwrap_or(&[])))
 }
 
 /// Our own short line for packets outside the IPsec bar.
