@@ -13,9 +13,13 @@ fuzz_target!(|data: &[u8]| {
     let (a, b) = data[2..].split_at(cut);
     let mut sides = Vec::new();
     for (name, bytes) in [("sg1", a), ("sg2", b)] {
-        let mut side = Side { name: name.into(), ..Default::default() };
+        let mut side = Side {
+            name: name.into(),
+            ..Default::default()
+        };
         if let Ok(r) = CaptureReader::new(bytes) {
-            side.captures.push(decode_capture(format!("{name}.pcap"), r, track::Limits::default()));
+            side.captures
+                .push(decode_capture(format!("{name}.pcap"), r, track::Limits::default()));
         }
         sides.push(side);
     }

@@ -8,7 +8,12 @@ use ipsec_doctor::wire::packet::Decoder;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let lim = Limits { max_bytes: 64 << 10, max_datagrams: 16, max_datagram_len: 65_543, timeout: 2.0 };
+    let lim = Limits {
+        max_bytes: 64 << 10,
+        max_datagrams: 16,
+        max_datagram_len: 65_543,
+        timeout: 2.0,
+    };
     let mut d = Decoder::new(lim);
     let mut rest = data;
     let mut n = 0u64;
@@ -19,7 +24,13 @@ fuzz_target!(|data: &[u8]| {
         let (pkt, tail) = rest.split_at(take);
         rest = tail;
         n += 1;
-        let f = Frame { ts: Timestamp { sec: n as i64, nsec: 0 }, linktype: link::RAW, wire_len: pkt.len() as u32, data: pkt, offset: 0 };
+        let f = Frame {
+            ts: Timestamp { sec: n as i64, nsec: 0 },
+            linktype: link::RAW,
+            wire_len: pkt.len() as u32,
+            data: pkt,
+            offset: 0,
+        };
         let _ = d.decode(&f, n, |_| {});
     }
 });

@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let l4len = if proto == 17 { body.len() + 8 } else { body.len() };
     let total = (20 + l4len) as u16;
-    let mut p = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2];
+    let mut p = vec![
+        0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2,
+    ];
     p[2..4].copy_from_slice(&total.to_be_bytes());
     if proto == 17 {
         p.extend_from_slice(&port.to_be_bytes());
@@ -25,7 +27,13 @@ fuzz_target!(|data: &[u8]| {
         p.extend_from_slice(&[0, 0]);
     }
     p.extend_from_slice(body);
-    let f = Frame { ts: Timestamp::default(), linktype: link::RAW, wire_len: p.len() as u32, data: &p, offset: 0 };
+    let f = Frame {
+        ts: Timestamp::default(),
+        linktype: link::RAW,
+        wire_len: p.len() as u32,
+        data: &p,
+        offset: 0,
+    };
     let mut d = Decoder::default();
     let mut tl = Timeline::new(Limits::default());
     let _ = d.decode(&f, 1, |x| tl.add(x));
