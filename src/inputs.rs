@@ -38,9 +38,6 @@ pub struct Inputs {
     pub problems: Vec<String>,
 }
 
-/// Largest log we read whole; bigger ones are read up to this size with a warning.
-const MAX_LOG_BYTES: u64 = 256 << 20;
-
 enum Kind {
     Capture,
     Log,
@@ -142,19 +139,13 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: trac
         ..Default::default()
     };
     for (side, path) in logs_pending {
-        let mut bytes = Vec::new();
-        let r = File::open(&path).and_then(|f| f.take(MAX_LOG_BYTES).read_to_end(&mut bytes));
-        if let Err(e) = r {
-            inputs.problems.push(format!("{}: {e}", path.display()));
-            continue;
-        }
         let name = path.display().to_string();
-        let mut lf = logs::parse_bytes(&name, &bytes, &opts);
-        if bytes.len() as u64 >= MAX_LOG_BYTES {
-            lf.warnings
-                .push(format!("{name}: only the first {MAX_LOG_BYTES} bytes were read"));
+        let parsed = File::open(&path)
+            .and_then(|f| logs::parse_reader(&name, std::io::BufReader::with_capacity(1 << 16, f), &opts));
+        match parsed {
+            Ok(lf) => side_mut(&mut inputs.sides, &side).logs.push(lf),
+            Err(e) => inputs.problems.push(format!("{name}: {e}")),
         }
-        side_mut(&mut inputs.sides, &side).logs.push(lf);
     }
     inputs
 }

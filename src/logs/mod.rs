@@ -412,26 +412,75 @@ pub fn parse(name: &str, text: &str, opts: &ParseOptions) -> LogFile {
 pub fn parse_bytes(name: &str, bytes: &[u8], opts: &ParseOptions) -> LogFile {
     let mut p = Parser::new(name, opts);
     for (idx, raw) in Lines::new(bytes).enumerate() {
-        if idx >= opts.max_lines {
-            p.file
-                .warnings
-                .push(format!("{}: stopped after {} lines (line limit)", name, opts.max_lines));
+        if !p.feed(idx, raw) {
             break;
         }
-        p.file.lines_read = idx + 1;
-        let line = String::from_utf8_lossy(raw.bytes);
-        if raw.truncated && p.truncated_warnings < 5 {
-            p.truncated_warnings += 1;
-            p.file.warnings.push(format!(
-                "{}:{}: line longer than {} bytes, cut",
-                name,
-                idx + 1,
-                MAX_LINE_BYTES
-            ));
-        }
-        p.line(idx + 1, &line);
     }
     p.finish()
+}
+
+/// Parses a log read from `r` line by line: memory stays bounded by [`MAX_LINE_BYTES`] per line
+/// whatever the file holds (a 1 GB line is cut, not held).
+pub fn parse_reader<R: std::io::BufRead>(name: &str, mut r: R, opts: &ParseOptions) -> std::io::Result<LogFile> {
+    let mut p = Parser::new(name, opts);
+    let mut line: Vec<u8> = Vec::with_capacity(1024);
+    let mut truncated = false;
+    let mut idx = 0usize;
+    loop {
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            if !line.is_empty() || truncated {
+                p.feed(
+                    idx,
+                    RawLine {
+                        bytes: strip_cr(&line),
+                        truncated,
+                    },
+                );
+            }
+            break;
+        }
+        let (chunk, end) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        let room = (MAX_LINE_BYTES + 1).saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = end.unwrap_or(buf.len());
+        r.consume(used);
+        if end.is_some() {
+            truncated |= line.len() > MAX_LINE_BYTES;
+            line.truncate(MAX_LINE_BYTES);
+            let go = p.feed(
+                idx,
+                RawLine {
+                    bytes: strip_cr(&line),
+                    truncated,
+                },
+            );
+            idx += 1;
+            line.clear();
+            truncated = false;
+            if !go {
+                break;
+            }
+        } else if line.len() > MAX_LINE_BYTES {
+            truncated = true;
+            line.truncate(MAX_LINE_BYTES);
+        }
+    }
+    Ok(p.finish())
+}
+
+fn strip_cr(b: &[u8]) -> &[u8] {
+    match b {
+        [head @ .., b'\r'] => head,
+        _ => b,
+    }
 }
 
 /// Content sniffing: `Some(dialect)` if the bytes look like a pluto, charon, whack or swanctl
@@ -800,6 +849,32 @@ impl<'o> Parser<'o> {
                 });
             }
         }
+    }
+
+    /// One raw line; false once the line limit stops the reading.
+    fn feed(&mut self, idx: usize, raw: RawLine<'_>) -> bool {
+        if idx >= self.opts.max_lines {
+            let w = format!(
+                "{}: stopped after {} lines (line limit)",
+                self.file.name, self.opts.max_lines
+            );
+            self.file.warnings.push(w);
+            return false;
+        }
+        self.file.lines_read = idx + 1;
+        let line = String::from_utf8_lossy(raw.bytes);
+        if raw.truncated && self.truncated_warnings < 5 {
+            self.truncated_warnings += 1;
+            let w = format!(
+                "{}:{}: line longer than {} bytes, cut",
+                self.file.name,
+                idx + 1,
+                MAX_LINE_BYTES
+            );
+            self.file.warnings.push(w);
+        }
+        self.line(idx + 1, &line);
+        true
     }
 
     fn finish(mut self) -> LogFile {
