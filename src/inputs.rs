@@ -11,6 +11,13 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// Every resource bound on reading captures: the tracker's tables and fragment reassembly.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub track: track::Limits,
+    pub frag: frag::Limits,
+}
+
 /// One capture file, decoded into a timeline.
 #[derive(Debug)]
 pub struct Capture {
@@ -102,7 +109,7 @@ fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<PathBuf> {
 }
 
 /// Reads everything. `explicit` maps side names to files (`--side NAME=FILE,FILE`).
-pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: track::Limits) -> Inputs {
+pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limits) -> Inputs {
     let mut inputs = Inputs::default();
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     for (side, fs) in explicit {
@@ -162,16 +169,16 @@ fn side_mut<'a>(sides: &'a mut Vec<Side>, name: &str) -> &'a mut Side {
 }
 
 /// source → wire → track for one file.
-pub fn read_capture(path: &Path, limits: track::Limits) -> Result<Capture, String> {
+pub fn read_capture(path: &Path, limits: Limits) -> Result<Capture, String> {
     let name = path.display().to_string();
     let reader = source::open(path).map_err(|e| format!("{name}: {e}"))?;
     Ok(decode_capture(name, reader, limits))
 }
 
 /// source → wire → track for any opened capture (a file, standard input, bytes in memory).
-pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limits: track::Limits) -> Capture {
-    let mut decoder = Decoder::new(frag::Limits::default());
-    let mut timeline = Timeline::new(limits);
+pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limits: Limits) -> Capture {
+    let mut decoder = Decoder::new(limits.frag);
+    let mut timeline = Timeline::new(limits.track);
     let mut unknown_link = BTreeMap::new();
     let mut error = None;
     let mut number = 0u64;
@@ -197,5 +204,32 @@ pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limit
         unknown_link,
         frag_stats: decoder.frag_stats(),
         error,
+    }
+}
+
+impl Capture {
+    /// One line saying what the limits dropped, if anything.
+    pub fn limit_warning(&self) -> Option<String> {
+        let d = &self.timeline.dropped;
+        let f = &self.frag_stats;
+        let parts: Vec<String> = [
+            (d.ike_messages, "IKE messages"),
+            (d.esp_flows, "ESP flows"),
+            (d.frag_datagrams, "fragmented datagrams tracked"),
+            (d.icmp, "ICMP errors"),
+            (d.plain_flows, "plain flows"),
+            (f.dropped_limit, "fragments refused by the reassembly limits"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{}: limits reached, not analysed: {} (raise them with --max-*)",
+                self.name,
+                parts.join(", ")
+            )
+        })
     }
 }

@@ -35,6 +35,18 @@ enum Command {
         /// Colour: auto (on a terminal), always, never
         #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
         color: String,
+        /// IKE messages kept per capture
+        #[arg(long, default_value_t = 100_000, value_name = "N")]
+        max_ike: usize,
+        /// ESP flows (SPI and direction) kept per capture
+        #[arg(long, default_value_t = 65_536, value_name = "N")]
+        max_flows: usize,
+        /// Bytes held by IP fragment reassembly
+        #[arg(long, default_value_t = 32 << 20, value_name = "BYTES")]
+        max_frag_bytes: usize,
+        /// Fragmented datagrams in flight
+        #[arg(long, default_value_t = 8192, value_name = "N")]
+        max_frag_datagrams: usize,
     },
     /// Print IKE, NAT-T, ESP and AH packets exactly as tcpdump 4.99.3 does
     Dump {
@@ -74,6 +86,10 @@ fn main() -> ExitCode {
             json,
             timeline,
             color,
+            max_ike,
+            max_flows,
+            max_frag_bytes,
+            max_frag_datagrams,
         } => {
             let mut sides = Vec::new();
             for s in side {
@@ -88,12 +104,18 @@ fn main() -> ExitCode {
                 "never" => false,
                 _ => std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none(),
             };
+            let mut limits = ipsec_doctor::inputs::Limits::default();
+            limits.track.ike_messages = max_ike;
+            limits.track.esp_flows = max_flows;
+            limits.frag.max_bytes = max_frag_bytes;
+            limits.frag.max_datagrams = max_frag_datagrams;
             let args = cmd::diagnose::Args {
                 paths,
                 sides,
                 json,
                 timeline,
                 colour,
+                limits,
             };
             ExitCode::from(cmd::diagnose::run(&args))
         }

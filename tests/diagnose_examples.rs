@@ -2,7 +2,7 @@
 //! evidence in its captures and logs. The expected cause is read from the scenario file; the
 //! diagnosis itself never sees that file (it is neither a capture nor a log).
 
-use ipsec_doctor::{correlate, diagnose, inputs, track};
+use ipsec_doctor::{correlate, diagnose, inputs};
 use std::path::{Path, PathBuf};
 
 /// Causes the write-up says only the logs can name: situation C ("tcpdump does not help at all
@@ -23,7 +23,7 @@ fn scenario_value(text: &str, key: &str) -> Option<String> {
 }
 
 fn diagnose_files(files: &[PathBuf]) -> Vec<diagnose::Finding> {
-    let inp = inputs::load(files, &[], track::Limits::default());
+    let inp = inputs::load(files, &[], inputs::Limits::default());
     let case = correlate::correlate(&inp.sides);
     diagnose::diagnose(&case)
 }

@@ -171,6 +171,7 @@ fn pcapng_flood_of_empty_blocks() {
     let p = tmp("flood.pcapng");
     std::fs::write(&p, &f).unwrap();
     let (out, rss) = run(&["dump", "-n", "-r", p.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&p);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ESP(spi=0x00000009"));
     assert!(rss < 64 * 1024, "peak RSS {rss} KB");

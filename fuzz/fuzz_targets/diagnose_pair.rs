@@ -2,7 +2,7 @@
 #![no_main]
 use ipsec_doctor::inputs::{decode_capture, Side};
 use ipsec_doctor::source::CaptureReader;
-use ipsec_doctor::{correlate, diagnose, track};
+use ipsec_doctor::{correlate, diagnose, inputs};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         };
         if let Ok(r) = CaptureReader::new(bytes) {
             side.captures
-                .push(decode_capture(format!("{name}.pcap"), r, track::Limits::default()));
+                .push(decode_capture(format!("{name}.pcap"), r, inputs::Limits::default()));
         }
         sides.push(side);
     }

@@ -4,7 +4,6 @@ use crate::correlate;
 use crate::diagnose;
 use crate::inputs;
 use crate::report;
-use crate::track;
 use std::path::PathBuf;
 
 pub struct Args {
@@ -13,11 +12,12 @@ pub struct Args {
     pub json: bool,
     pub timeline: bool,
     pub colour: bool,
+    pub limits: inputs::Limits,
 }
 
 /// Exit status: 0 healthy, 1 a problem found, 2 unusable input.
 pub fn run(args: &Args) -> u8 {
-    let inp = inputs::load(&args.paths, &args.sides, track::Limits::default());
+    let inp = inputs::load(&args.paths, &args.sides, args.limits);
     let usable = inp.sides.iter().any(|s| !s.captures.is_empty() || !s.logs.is_empty());
     if !usable {
         for p in &inp.problems {
@@ -28,6 +28,9 @@ pub fn run(args: &Args) -> u8 {
     }
     for s in &inp.sides {
         for c in &s.captures {
+            if let Some(w) = c.limit_warning() {
+                eprintln!("ipsec-doctor: {w}");
+            }
             if let Some(e) = &c.error {
                 eprintln!("ipsec-doctor: {e}; used what came before");
             }
