@@ -98,7 +98,11 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         let mut f = Finding::new(
             "D",
             "no-traffic-sent",
-            if ike.child_up { 0.75 } else { 0.5 },
+            match (ike.child_up, captured) {
+                (true, 2..) => 0.75,
+                (true, _) => 0.55,
+                (false, _) => 0.45,
+            },
             "the SAs are up but no ESP leaves either gateway: traffic is not routed into the tunnel",
         )
         .with(updown)

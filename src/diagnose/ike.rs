@@ -713,7 +713,12 @@ fn situation_b(
     }
     if !responder_captured && !answered {
         if natt {
-            return Finding::new("B", "natt-port-4500-blocked", 0.55, format!("the exchange moved to UDP 4500 and {what} is never answered"))
+            let alt = if fragmented {
+                "; it also went out in IP fragments, which a path may drop (ike-fragments-dropped)"
+            } else {
+                ""
+            };
+            return Finding::new("B", "natt-port-4500-blocked", 0.55, format!("the exchange moved to UDP 4500 and {what} is never answered{alt}"))
                 .with(req_ev)
                 .advise("capture on the responder: if the 4500 packets do not arrive, UDP 4500 is blocked on the path; if they do, the responder's firewall or authentication")
                 .advise("iptables rules for NAT-T must accept UDP 4500 from any source port");
