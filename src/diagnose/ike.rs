@@ -154,11 +154,20 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     let log_cause = log_cause(case);
     if groups.is_empty() {
         // No IKE in any capture: only the logs can speak.
-        if let Some(f) = log_cause {
+        if let Some(f) = log_cause.or_else(|| log_progress(case)) {
             a.problem = Some(f);
         } else if case.gws.iter().all(|g| g.ext.is_none()) {
-            a.healthy_summary = "no capture given and the logs show no failure".into();
-            a.healthy_confidence = 0.3;
+            let up = case
+                .gws
+                .iter()
+                .find_map(|g| log_ev(g, |k| matches!(k, EventKind::ChildSaEstablished { .. })));
+            a.healthy_summary = if up.is_some() {
+                "the logs show the IPsec SA established; only captures can tell whether ESP flows (situation D)".into()
+            } else {
+                "no capture given and the logs show no failure".into()
+            };
+            a.healthy_confidence = if up.is_some() { 0.5 } else { 0.3 };
+            a.healthy_evidence.extend(up);
         } else {
             a.healthy_summary = "no IKE traffic in the captures".into();
             a.healthy_confidence = 0.3;
@@ -469,6 +478,84 @@ fn log_cause(case: &Case<'_>) -> Option<Finding> {
         }
     }
     None
+}
+
+/// Without packets: how far the logs say the negotiation got (the write-up reads `ipsec auto
+/// --up` this way: only STATE_MAIN_I1 is situation A, stuck at MI3 is B, quick mode is C).
+fn log_progress(case: &Case<'_>) -> Option<Finding> {
+    use crate::logs::Exchange as X;
+    use EventKind as K;
+    for g in &case.gws {
+        if let Some(ev) = log_ev(g, |k| {
+            matches!(
+                k,
+                K::NetworkError {
+                    icmp_type: Some(3),
+                    icmp_code: Some(3),
+                    ..
+                }
+            )
+        }) {
+            return Some(
+                Finding::new(
+                    "A",
+                    "responder-not-listening",
+                    0.8,
+                    format!(
+                        "{}'s log reports ICMP port unreachable from the peer: no IKE daemon listens there",
+                        g.name
+                    ),
+                )
+                .with(Some(ev))
+                .advise("start the IKE daemon on the responder and check it listens on UDP 500 and 4500"),
+            );
+        }
+    }
+    let mut stuck: Option<(u8, Evidence, &str)> = None;
+    for g in &case.gws {
+        for (l, e) in g.events() {
+            let (state, exchange, step) = match &e.kind {
+                K::GaveUp {
+                    state, exchange, step, ..
+                }
+                | K::Retransmit {
+                    state, exchange, step, ..
+                } => (state, exchange, step),
+                _ => continue,
+            };
+            let st = state.as_deref().unwrap_or("");
+            let stage = match (exchange, step) {
+                (Some(X::QuickMode | X::CreateChildSa), _) => 3,
+                (Some(X::IkeAuth | X::IkeIntermediate), _) | (Some(X::MainMode), Some(3)) => 2,
+                (Some(X::MainMode | X::AggressiveMode | X::IkeSaInit), _) => 1,
+                _ if st.contains("QUICK") => 3,
+                _ if st.contains("MAIN_I3") || st.contains("PARENT_I2") || st.contains("IKE_AUTH") => 2,
+                _ if st.contains("_I1") || st.contains("MAIN_I2") => 1,
+                _ => continue,
+            };
+            if stuck.as_ref().is_none_or(|(s, _, _)| stage > *s) {
+                stuck = Some((stage, super::log_evidence(l, e), g.name));
+            }
+        }
+    }
+    let (stage, ev, name) = stuck?;
+    let f = match stage {
+        1 => Finding::new("A", "ike-blocked-on-path", 0.4, format!("{name}'s log shows the first IKE message retransmitted and never answered (situation A)"))
+            .advise("capture on both gateways (tcpdump -i eth1 -n -p udp port 500 or udp port 4500): a message that never arrives is blocked on the path (A2); one that arrives unanswered is filtered at the responder or its daemon is not running (A1)"),
+        2 if case.gws.iter().any(|g| {
+            log_ev(g, |k| matches!(k, K::NatDetected { local_behind: Some(true), forced: false, .. } | K::NatDetected { peer_behind: Some(true), forced: false, .. })).is_some()
+        }) =>
+        {
+            Finding::new("B", "natt-port-4500-blocked", 0.45, format!("{name}'s log shows NAT detected and the third exchange, now on UDP 4500, retransmitted and never answered (situation B)"))
+                .advise("capture on both gateways: if the UDP 4500 packets leave and never arrive, port 4500 is blocked; the rules must accept UDP 4500 from any source port")
+                .advise("if they arrive, read the responder's log for an authentication failure")
+        }
+        2 => Finding::new("B", "auth-failed", 0.45, format!("{name}'s log shows the third exchange (MI3 / IKE_AUTH) retransmitted and never answered (situation B)"))
+            .advise("read the responder's log: an authentication failure is logged there; if it logs nothing, capture both ends to look for dropped fragments or a blocked UDP 4500"),
+        _ => Finding::new("C", "child-proposal-mismatch", 0.35, format!("{name}'s log shows the IPsec SA negotiation (quick mode / CREATE_CHILD_SA) retransmitted and never answered (situation C)"))
+            .advise("read the responder's log: it names the refused proposal or traffic selectors"),
+    };
+    Some(f.with(Some(ev)))
 }
 
 fn icmp_unreachable<'a>(case: &'a Case<'_>, req: &View<'_>) -> Option<(usize, &'a crate::track::IcmpRec)> {
