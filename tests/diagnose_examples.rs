@@ -122,3 +122,34 @@ fn one_capture_alone_is_usable_and_hedged() {
     );
     assert!(f[0].advice.iter().any(|a| a.contains("responder")), "{:?}", f[0].advice);
 }
+
+#[test]
+fn logs_alone_name_the_situation() {
+    // The write-up reads `ipsec auto --up` and the daemons' logs first: A, B and C show there;
+    // D (traffic) does not, and the logs must not invent an earlier failure for it.
+    let mut failures = Vec::new();
+    for dir in examples() {
+        let conf = std::fs::read_to_string(dir.join("scenario.conf")).unwrap();
+        let situation = scenario_value(&conf, "SITUATION").unwrap_or_default();
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "log" || x == "txt"))
+            .collect();
+        logs.sort();
+        let f = diagnose_files(&logs);
+        let got = f[0].situation;
+        let ok = match situation.as_str() {
+            "A" | "B" | "C" => got == situation,
+            _ => got == "-" || got == "D",
+        };
+        if !ok {
+            failures.push(format!(
+                "{}: situation {situation}, logs alone say {got} {}",
+                dir.display(),
+                f[0].cause
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

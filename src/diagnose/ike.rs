@@ -464,7 +464,16 @@ fn log_cause(case: &Case<'_>) -> Option<Finding> {
             "a proposal was refused",
             "compare the ike= and esp= proposals of both ends; the log names the refused one"),
     ];
+    // Phase 1 came up at least once: a "phase 1" refusal in the logs is then about something else
+    // (IKEv1 informational notifies carry no phase).
+    let p1_up = case
+        .gws
+        .iter()
+        .any(|g| log_ev(g, |k| matches!(k, K::IkeSaEstablished { .. })).is_some());
     for (sit, cause, f, summary, advice) in rules {
+        if cause == "ike-proposal-rejected" && p1_up {
+            continue;
+        }
         for g in &case.gws {
             if let Some(ev) = log_ev(g, f) {
                 let mut fi = Finding::new(sit, cause, 0.9, format!("{summary} (log of {})", g.name))
