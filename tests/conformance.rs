@@ -165,8 +165,9 @@ fn tcpdump_conformance() {
     assert!(t.identical > 1000, "suspiciously few packets compared: {}", t.identical);
 }
 
-/// The lab's recordings (real Libreswan and strongSwan traffic) against the installed tcpdump,
-/// run now: they are re-recorded by lab/record, so their expected text is not stored.
+/// The lab's recordings (real Libreswan and strongSwan traffic) and the fuzzers' regression
+/// inputs against the installed tcpdump, run now: the recordings are re-made by lab/record, so
+/// their expected text is not stored.
 #[test]
 fn lab_examples_match_live_tcpdump() {
     let tcpdump = Path::new("/usr/bin/tcpdump");
@@ -193,6 +194,13 @@ fn lab_examples_match_live_tcpdump() {
         .flat_map(|d| std::fs::read_dir(d).unwrap().filter_map(|e| e.ok().map(|e| e.path())))
         .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
         .collect();
+    // Inputs the fuzzers found, kept as regressions.
+    let regressions = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fuzz-regressions"));
+    caps.extend(
+        std::fs::read_dir(regressions)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path())),
+    );
     caps.sort();
     let mut t = Tally::default();
     for cap in &caps {
