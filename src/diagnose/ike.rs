@@ -195,13 +195,13 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         }
     }
     let Some((_, _, _, spi)) = best else { return a };
-    let vs = &mut groups.get_mut(&spi).map(std::mem::take).unwrap_or_default();
+    let mut vs = groups.remove(&spi).unwrap_or_default();
     // In time order (the second capture's clock set to the first's), so evidence shows the
     // first attempt.
     let off = case.clock_offset.unwrap_or(0.0);
     let t = |v: &View<'_>| if v.at().gw == 1 { v.m.time - off } else { v.m.time };
     vs.sort_by(|a, b| t(a).total_cmp(&t(b)));
-    let vs = &*vs;
+    let vs = &vs;
     let first_digest = vs.iter().find(|v| v.from_initiator).map(|v| v.m.digest);
     let mut steps: Vec<(Step, StepState<'_>)> = Vec::new();
     for v in vs {
@@ -278,17 +278,16 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
             continue;
         }
         let answered = !st.responses.is_empty();
-        let answered_at_init = st.responses.iter().any(|v| {
-            v.path.arrived.is_some() && Some(v.path.to.unwrap_or(usize::MAX)) == a.initiator.map(Some).unwrap_or(None)
-                || v.path.arrived.is_some() && a.initiator.is_none()
-        });
+        let answered_at_init = st
+            .responses
+            .iter()
+            .any(|v| v.path.arrived.is_some() && (a.initiator.is_none() || v.path.to == a.initiator));
         let init_has_capture = a.initiator.is_some_and(|i| case.gws[i].ext.is_some());
         if answered && (answered_at_init || !init_has_capture) {
             continue;
         }
         a.problem = Some(match s {
-            Step::First => situation_a(case, st, answered, &log_cause),
-            Step::Second => situation_a(case, st, answered, &log_cause),
+            Step::First | Step::Second => situation_a(case, st, answered, &log_cause),
             Step::Auth => situation_b(case, st, answered, v1, a.natt, &log_cause),
             Step::Child => situation_c(case, st, &log_cause, v1),
         });
