@@ -24,16 +24,22 @@ fn parse_flags(flags: &str) -> Options {
         time: TimeFormat::DateLocal,
         ..Default::default()
     };
+    let mut t = 0;
     for f in flags.split_whitespace() {
         if let Some(rest) = f.strip_prefix('-') {
             for c in rest.chars() {
                 match c {
                     'v' => o.vflag += 1,
                     'e' => o.eflag = true,
+                    't' => t += 1,
                     _ => {}
                 }
             }
         }
+    }
+    // The harness adds -tttt unless the flags choose a time format themselves.
+    if t > 0 {
+        o.time = TimeFormat::from_count(t);
     }
     o
 }
@@ -204,12 +210,13 @@ fn lab_examples_match_live_tcpdump() {
     caps.sort();
     let mut t = Tally::default();
     for cap in &caps {
-        for flags in ["", "-v", "-vv"] {
+        for flags in ["", "-v", "-vv", "-e -t", "-vvv -tt", "-ttt", "-vvvv -ttttt", "-e -v"] {
             let mut cmd = std::process::Command::new(tcpdump);
-            cmd.env("TZ", "GMT0").args(["-#", "-n", "-tttt"]);
-            if !flags.is_empty() {
-                cmd.arg(flags);
+            cmd.env("TZ", "GMT0").args(["-#", "-n"]);
+            if !flags.contains('t') {
+                cmd.arg("-tttt");
             }
+            cmd.args(flags.split_whitespace());
             let out = cmd.arg("-r").arg(cap).output().unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
             compare(&format!("{} {flags}", cap.display()), cap, flags, &text, &mut t);

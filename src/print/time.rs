@@ -85,12 +85,14 @@ impl Clock {
                     self.first
                 };
                 let d = base.map(|b| usec(ts) - usec(b)).unwrap_or(0);
-                let (neg, d) = if d < 0 { ("-", -d) } else { ("", d) };
+                // A sign column, then the delta as a UTC time of day (tcpdump formats it with
+                // gmtime, so whole days wrap).
+                let (neg, d) = if d < 0 { ("-", -d) } else { (" ", d) };
                 let s = d / 1_000_000;
                 let _ = write!(
                     out,
                     "{neg}{:02}:{:02}:{:02}.{:06} ",
-                    s / 3600,
+                    (s / 3600) % 24,
                     (s / 60) % 60,
                     s % 60,
                     d % 1_000_000
