@@ -200,13 +200,12 @@ fn lab_examples_match_live_tcpdump() {
         .flat_map(|d| std::fs::read_dir(d).unwrap().filter_map(|e| e.ok().map(|e| e.path())))
         .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
         .collect();
-    // Inputs the fuzzers found, kept as regressions.
-    let regressions = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fuzz-regressions"));
-    caps.extend(
-        std::fs::read_dir(regressions)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path())),
-    );
+    // Inputs the fuzzers found, kept as regressions, and a lab capture re-wrapped in every link
+    // layer we decode (tests/data/make-linktypes.py).
+    for dir in ["fuzz-regressions", "linktypes"] {
+        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(dir);
+        caps.extend(std::fs::read_dir(d).unwrap().filter_map(|e| e.ok().map(|e| e.path())));
+    }
     caps.sort();
     let mut t = Tally::default();
     for cap in &caps {

@@ -107,6 +107,10 @@ impl Printer {
             }
             Err(link::LinkError::UnknownLinkType(_)) => return Ok(()),
         };
+        if let Header::Sll2 { ifindex, pkttype, .. } = l.header {
+            // tcpdump names the interface by looking the index up on this machine.
+            let _ = write!(o, "{:<5} {:<3} ", interface_name(ifindex), sll_pkttype(pkttype as u16));
+        }
         if o.eflag {
             link_header_print(o, &l, f.wire_len);
         } else if let Header::Ethernet { pppoe: Some(p), .. } = l.header {
@@ -737,7 +741,35 @@ fn pppoe_print(o: &mut Out, p: &link::Pppoe) {
         0xa7 => "PADT",
         _ => "PAD-?",
     };
-    let _ = write!(o, "PPPoE {code} [ses 0x{:x}] ", p.session);
+    let _ = write!(o, "PPPoE {code}");
+    if p.session != 0 {
+        let _ = write!(o, " [ses 0x{:x}]", p.session);
+    }
+    o.push(' ');
+}
+
+/// The local interface with this index (tcpdump's `if_indextoname`), or `?`.
+fn interface_name(index: u32) -> String {
+    static NAMES: std::sync::OnceLock<Vec<(u32, String)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let mut v = Vec::new();
+        if let Ok(rd) = std::fs::read_dir("/sys/class/net") {
+            for e in rd.flatten() {
+                let idx = std::fs::read_to_string(e.path().join("ifindex"))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+                if let Some(i) = idx {
+                    v.push((i, e.file_name().to_string_lossy().into_owned()));
+                }
+            }
+        }
+        v
+    });
+    names
+        .iter()
+        .find(|(i, _)| *i == index)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_else(|| "?".into())
 }
 
 fn link_header_print(o: &mut Out, l: &link::Link<'_>, frame_len: u32) {
@@ -776,6 +808,17 @@ fn link_header_print(o: &mut Out, l: &link::Link<'_>, frame_len: u32) {
             }
             if let Some(p) = pppoe {
                 pppoe_print(o, &p);
+                if let Some(proto) = p.ppp_proto {
+                    let name = match proto {
+                        0x21 => "IP",
+                        0x57 => "IPV6",
+                        _ => "unknown",
+                    };
+                    let _ = write!(o, "{name} (0x{proto:04x}), length {}", p.length);
+                    if name != "unknown" {
+                        o.push_str(": ");
+                    }
+                }
             }
         }
         Header::Sll { pkttype, addr, proto } => {
@@ -791,8 +834,10 @@ fn link_header_print(o: &mut Out, l: &link::Link<'_>, frame_len: u32) {
                 frame_len
             );
         }
-        Header::Sll2 { proto, pkttype, addr } => {
-            let _ = write!(o, "{:>3} ", sll_pkttype(pkttype as u16));
+        Header::Sll2 {
+            proto, ifindex, addr, ..
+        } => {
+            let _ = write!(o, "ifindex {ifindex} ");
             if let Some(a) = addr.filter(|a| a.len() == 6) {
                 let _ = write!(o, "{} ", mac(a));
             }
@@ -820,7 +865,7 @@ fn link_header_print(o: &mut Out, l: &link::Link<'_>, frame_len: u32) {
             };
             let _ = write!(o, "{name} (0x{proto:04x}), length {frame_len}: ");
         }
-        Header::Raw => {}
+        Header::Raw => o.push_str("ip: "),
     }
 }
 

@@ -63,6 +63,7 @@ pub enum Header<'a> {
     },
     Sll2 {
         proto: u16,
+        ifindex: u32,
         pkttype: u8,
         addr: Option<&'a [u8]>,
     },
@@ -191,11 +192,17 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Result<Link<'_>, Lin
                 return Err(LinkError::Truncated("sll2"));
             }
             let proto = be16(data, 0).unwrap_or(0);
+            let ifindex = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
             let pkttype = data[10];
             let halen = (data[11] as usize).min(8);
             let addr = Some(&data[12..12 + halen]);
             Ok(Link {
-                header: Header::Sll2 { proto, pkttype, addr },
+                header: Header::Sll2 {
+                    proto,
+                    ifindex,
+                    pkttype,
+                    addr,
+                },
                 net: ethertype_net(proto),
                 payload: &data[20..],
                 wire_len: strip(20),
