@@ -47,6 +47,13 @@ pub fn run(args: &Args) -> u8 {
             }
         }
     }
+    let captured = inp.sides.iter().filter(|s| !s.captures.is_empty()).count();
+    if captured > 2 {
+        eprintln!(
+            "ipsec-doctor: captures from {captured} gateways ({}); packets are lined up between two only: use --side to group them",
+            inp.sides.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
     let case = correlate::correlate(&inp.sides);
     let findings = diagnose::diagnose(&case);
     if args.json {
