@@ -234,11 +234,11 @@ impl Printer {
             }
             let ip = IpHdr {
                 ends,
+                udp_follows_ip: proto == 17,
                 src_txt: ipv4(src),
                 dst_txt: ipv4(dst),
                 v4: true,
                 whole: bp,
-                hlen: hlen as usize,
             };
             self.demux(o, &bp[hlen as usize..], len, &ip, off & 0x2000 != 0, proto)
         } else {
@@ -274,6 +274,7 @@ impl Printer {
             length + 40
         };
         let mut nh = get_u8(bp, 6)?;
+        let first_nh = nh;
         let src = get_bytes(bp, 8, 16)?;
         let dst = get_bytes(bp, 24, 16)?;
         if o.vflag > 0 {
@@ -308,6 +309,10 @@ impl Printer {
         let mut cp = 0usize;
         let mut advance = 40usize;
         let mut fragmented = false;
+        let mut payload_len = payload_len;
+        let (mut found_ext, mut found_jumbo, mut found_hbh) = (false, false, false);
+        let mut ph = 255u8;
+        let mut bp = bp;
         while cp < bp.len() && advance > 0 {
             if (len as usize) < advance {
                 return trunc_here(o);
@@ -318,18 +323,63 @@ impl Printer {
                 let _ = write!(o, "{s6} > {d6}: ");
             }
             match nh {
-                0 | 60 => {
-                    // Hop-by-hop and destination options: skipped over, printed only by name.
+                0 => {
+                    if found_hbh {
+                        o.push_str("[The Hop-by-Hop Options header was already found] (invalid)");
+                        return Ok(());
+                    }
+                    if ph != 255 {
+                        o.push_str("[The Hop-by-Hop Options header don't follow the IPv6 header] (invalid)");
+                        return Ok(());
+                    }
+                    o.proto = "hbhopt";
                     let l = (get_u8(bp, cp + 1)? as usize + 1) * 8;
-                    get_bytes(bp, cp, l)?;
-                    o.push_str(if nh == 0 { "HBH " } else { "DSTOPT " });
+                    let ok = if have(bp, cp, l) {
+                        o.push_str("HBH ");
+                        let jumbo = ip6_opt_print(o, &bp[cp + 2..cp + l], Some(&mut payload_len))?;
+                        found_jumbo |= jumbo == Some(true);
+                        jumbo.is_some()
+                    } else {
+                        false
+                    };
+                    if !ok {
+                        o.trunc_marker();
+                    }
+                    if payload_len == 0 && !found_jumbo {
+                        o.push_str("[No valid Jumbo Payload Hop-by-Hop option found] (invalid)");
+                        return Ok(());
+                    }
+                    if !ok {
+                        return Ok(());
+                    }
                     advance = l;
+                    found_ext = true;
+                    found_hbh = true;
+                    nh = get_u8(bp, cp)?;
+                }
+                60 => {
+                    o.proto = "dstopt";
+                    let l = (get_u8(bp, cp + 1)? as usize + 1) * 8;
+                    if !have(bp, cp, l) {
+                        o.trunc_marker();
+                        return Ok(());
+                    }
+                    o.push_str("DSTOPT ");
+                    if o.vflag > 0 && ip6_opt_print(o, &bp[cp + 2..cp + l], None)?.is_none() {
+                        o.trunc_marker();
+                        return Ok(());
+                    }
+                    advance = l;
+                    found_ext = true;
                     nh = get_u8(bp, cp)?;
                 }
                 43 => {
-                    let l = (get_u8(bp, cp + 1)? as usize + 1) * 8;
-                    get_bytes(bp, cp, l)?;
-                    advance = l;
+                    get_u8(bp, cp)?;
+                    match rt6_print(o, &bp[cp..])? {
+                        Some(l) => advance = l,
+                        None => return Ok(()),
+                    }
+                    found_ext = true;
                     nh = get_u8(bp, cp)?;
                 }
                 44 => {
@@ -350,24 +400,40 @@ impl Printer {
                     if bp.len() <= cp + advance {
                         return Ok(());
                     }
+                    found_ext = true;
                     nh = get_u8(bp, cp)?;
                     fragmented = true;
                 }
                 _ => {
-                    if payload_len == 0 {
-                        len = 40 - cp as u32;
+                    if found_jumbo {
+                        let total = payload_len as usize + 40;
+                        if total < cp {
+                            return trunc_here(o);
+                        }
+                        if (length as usize) < total {
+                            let _ = write!(o, "truncated-ip6 - {} bytes missing!", total - length as usize);
+                        }
+                        bp = &bp[..bp.len().min(total)];
+                        len = (total - cp) as u32;
+                    } else if payload_len == 0 {
+                        if found_ext {
+                            return trunc_here(o);
+                        }
+                        bp = &bp[..bp.len().min(40)];
+                        len = 0;
                     }
                     let ip = IpHdr {
                         ends,
+                        udp_follows_ip: first_nh == 17,
                         src_txt: s6.clone(),
                         dst_txt: d6.clone(),
                         v4: false,
                         whole: bp,
-                        hlen: cp,
                     };
-                    return self.demux(o, &bp[cp..], len, &ip, fragmented, nh);
+                    return self.demux(o, bp.get(cp..).unwrap_or(&[]), len, &ip, fragmented, nh);
                 }
             }
+            ph = nh;
             o.proto = "ip6";
         }
         Ok(())
@@ -478,13 +544,19 @@ impl Printer {
 
     fn udp_print(&mut self, o: &mut Out, bp: &[u8], mut length: u32, ip: &IpHdr<'_>, frag: bool) -> PResult {
         o.proto = "udp";
-        let addrs = |o: &mut Out, ports: Option<(u16, u16)>| match ports {
-            Some((s, d)) => {
+        // Addresses only when UDP follows the IP header directly (not after AH or IPv6
+        // extension headers, whose line already named them), as tcpdump's udpipaddr_print.
+        let addrs = |o: &mut Out, ports: Option<(u16, u16)>| match (ports, ip.udp_follows_ip) {
+            (Some((s, d)), true) => {
                 let _ = write!(o, "{}.{} > {}.{}: ", ip.src_txt, s, ip.dst_txt, d);
             }
-            None => {
+            (None, true) => {
                 let _ = write!(o, "{} > {}: ", ip.src_txt, ip.dst_txt);
             }
+            (Some((s, d)), false) => {
+                let _ = write!(o, "{s} > {d}: ");
+            }
+            (None, false) => {}
         };
         if !have(bp, 2, 2) {
             addrs(o, None);
@@ -582,6 +654,222 @@ impl Printer {
     }
 }
 
+/// IPv6 hop-by-hop / destination options (tcpdump's `ip6_opt_process`). `Ok(None)` when an
+/// option runs past the header (the caller prints the marker); `Ok(Some(jumbo))` otherwise,
+/// `jumbo` telling whether a valid Jumbo Payload option set `payload_len`.
+fn ip6_opt_print(o: &mut Out, b: &[u8], mut payload_len: Option<&mut u32>) -> PResult<Option<bool>> {
+    let len = b.len();
+    let mut found_jumbo = false;
+    let mut jumbo_ok = false;
+    if len == 0 {
+        return Ok(Some(false));
+    }
+    let mut i = 0;
+    while i < len {
+        let t = get_u8(b, i)?;
+        let optlen = if t == 0 {
+            1
+        } else if i + 1 < len {
+            get_u8(b, i + 1)? as usize + 2
+        } else {
+            return Ok(None);
+        };
+        if i + optlen > len {
+            return Ok(None);
+        }
+        let v = o.vflag > 0;
+        match t {
+            0 => {
+                if v {
+                    o.push_str("(pad1)");
+                }
+            }
+            1 => {
+                if len - i < 2 {
+                    o.push_str("(padn: trunc)");
+                    return Ok(None);
+                }
+                if v {
+                    o.push_str("(padn)");
+                }
+            }
+            5 => {
+                if len - i < 4 {
+                    o.push_str("(rtalert: trunc)");
+                    return Ok(None);
+                }
+                let l = get_u8(b, i + 1)?;
+                if l != 2 {
+                    let _ = write!(o, "(rtalert: invalid len {l})");
+                    return Ok(None);
+                }
+                if v {
+                    let _ = write!(o, "(rtalert: 0x{:04x}) ", get_be_u16(b, i + 2)?);
+                }
+            }
+            0xc2 => {
+                if len - i < 6 {
+                    o.push_str("(jumbo: trunc)");
+                    return Ok(None);
+                }
+                let l = get_u8(b, i + 1)?;
+                if l != 4 {
+                    let _ = write!(o, "(jumbo: invalid len {l})");
+                    return Ok(None);
+                }
+                let jl = get_be_u32(b, i + 2)?;
+                if found_jumbo {
+                    if v {
+                        let _ = write!(o, "(jumbo: {jl} - already seen) ");
+                    }
+                } else {
+                    found_jumbo = true;
+                    match payload_len.as_deref_mut() {
+                        None => {
+                            if v {
+                                let _ = write!(o, "(jumbo: {jl} - not a hop-by-hop option) ");
+                            }
+                        }
+                        Some(pl) if *pl != 0 => {
+                            if v {
+                                let _ = write!(o, "(jumbo: {jl} - payload len != 0) ");
+                            }
+                        }
+                        Some(pl) => {
+                            if jl < 65536 {
+                                if v {
+                                    let _ = write!(o, "(jumbo: {jl} - < 65536) ");
+                                }
+                            } else {
+                                jumbo_ok = true;
+                                *pl = jl;
+                                if v {
+                                    let _ = write!(o, "(jumbo: {jl}) ");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            0xc9 => {
+                if len - i < 18 {
+                    o.push_str("(homeaddr: trunc)");
+                    return Ok(None);
+                }
+                let l = get_u8(b, i + 1)?;
+                if (l as usize) < 16 {
+                    let _ = write!(o, "(homeaddr: invalid len {l})");
+                    return Ok(None);
+                }
+                if v {
+                    let _ = write!(o, "(homeaddr: {}", ipv6(get_bytes(b, i + 2, 16)?));
+                    if l as usize > 16 && !ip6_sopt_print(o, &b[i + 18..i + optlen])? {
+                        return Ok(None);
+                    }
+                    o.push(')');
+                }
+            }
+            _ => {
+                if len - i < 2 {
+                    let _ = write!(o, "(type {t}: trunc)");
+                    return Ok(None);
+                }
+                if v {
+                    let _ = write!(o, "(opt_type 0x{:02x}: len={})", t, get_u8(b, i + 1)?);
+                }
+            }
+        }
+        i += optlen;
+    }
+    if o.vflag > 0 {
+        o.push(' ');
+    }
+    Ok(Some(jumbo_ok))
+}
+
+/// Sub-options of the home address option; false when one runs past its container.
+fn ip6_sopt_print(o: &mut Out, b: &[u8]) -> PResult<bool> {
+    let len = b.len();
+    let mut i = 0;
+    while i < len {
+        let t = get_u8(b, i)?;
+        let optlen = if t == 0 {
+            1
+        } else if i + 1 < len {
+            get_u8(b, i + 1)? as usize + 2
+        } else {
+            return Ok(false);
+        };
+        if i + optlen > len {
+            return Ok(false);
+        }
+        match t {
+            0 => o.push_str(", pad1"),
+            1 => {
+                if len - i < 2 {
+                    o.push_str(", padn: trunc");
+                    return Ok(false);
+                }
+                o.push_str(", padn");
+            }
+            _ => {
+                if len - i < 2 {
+                    let _ = write!(o, ", sopt_type {t}: trunc)");
+                    return Ok(false);
+                }
+                let _ = write!(o, ", sopt_type 0x{:02x}: len={}", t, get_u8(b, i + 1)?);
+            }
+        }
+        i += optlen;
+    }
+    Ok(true)
+}
+
+/// IPv6 routing header (tcpdump's `rt6_print`): `Ok(None)` when invalid (already said).
+fn rt6_print(o: &mut Out, b: &[u8]) -> PResult<Option<usize>> {
+    o.proto = "rt6";
+    o.push_str("RT6");
+    let len = get_u8(b, 1)?;
+    let _ = write!(o, " (len={len}");
+    let kind = get_u8(b, 2)?;
+    let _ = write!(o, ", type={kind}");
+    if kind == 0 {
+        o.push_str(" [Deprecated]");
+    }
+    let _ = write!(o, ", segleft={}", get_u8(b, 3)?);
+    let first = match kind {
+        0 | 2 => {
+            let rsv = get_be_u32(b, 4)?;
+            if rsv != 0 || o.vflag > 0 {
+                let _ = write!(o, ", rsv=0x{rsv:x}");
+            }
+            8
+        }
+        4 => {
+            let _ = write!(o, ", last-entry={}", get_u8(b, 4)?);
+            let flags = get_u8(b, 5)?;
+            if flags != 0 || o.vflag > 0 {
+                let _ = write!(o, ", flags=0x{flags:x}");
+            }
+            let _ = write!(o, ", tag={:x}", get_be_u16(b, 6)?);
+            8
+        }
+        _ => {
+            o.push_str(" (unknown type) (invalid)");
+            return Ok(None);
+        }
+    };
+    if len % 2 == 1 {
+        let _ = write!(o, " (invalid length {len}) (invalid)");
+        return Ok(None);
+    }
+    for i in 0..(len / 2) as usize {
+        let _ = write!(o, ", [{i}]{}", ipv6(get_bytes(b, first + 16 * i, 16)?));
+    }
+    o.push_str(") ");
+    Ok(Some((len as usize + 1) * 8))
+}
+
 fn trunc_here(o: &mut Out) -> PResult {
     o.trunc_marker();
     Ok(())
@@ -590,25 +878,97 @@ fn trunc_here(o: &mut Out) -> PResult {
 /// The IP header facts upper layers need.
 struct IpHdr<'a> {
     ends: IpEnds,
+    /// The IP header's own protocol / next-header field is UDP.
+    udp_follows_ip: bool,
     src_txt: String,
     dst_txt: String,
     v4: bool,
     /// The whole IP packet (snap-limited) for checksums.
     whole: &'a [u8],
-    hlen: usize,
 }
 
 fn udp_checksum(ip: &IpHdr<'_>, udp: &[u8], len: u32) -> u16 {
+    let h = ip.whole;
     let mut s = 0u32;
     if ip.v4 {
-        s = checksum::sum(&ip.whole[12..20], s);
+        s = checksum::sum(&h[12..16], s);
+        s = checksum::sum(&ip4_final_dst(h), s);
         s += 17 + len;
     } else {
-        s = checksum::sum(&ip.whole[8..40], s);
+        s = checksum::sum(&h[8..24], s);
+        s = checksum::sum(&ip6_final_dst(h), s);
         s += (len >> 16) + (len & 0xffff) + 17;
     }
-    let _ = ip.hlen;
     checksum::fold(checksum::sum(udp, s))
+}
+
+/// The destination the pseudo-header uses: the last hop of a source route option, as
+/// tcpdump's `ip_finddst`.
+fn ip4_final_dst(h: &[u8]) -> [u8; 4] {
+    let mut dst = [h[16], h[17], h[18], h[19]];
+    let hl = ((h[0] & 0x0f) as usize * 4).min(h.len());
+    let mut cp = 20;
+    while cp < hl {
+        let t = h[cp];
+        if t == 0 {
+            break;
+        }
+        let len = if t == 1 {
+            1
+        } else {
+            h.get(cp + 1).copied().unwrap_or(0) as usize
+        };
+        if len < 1 || (t != 1 && len < 2) || cp + len > hl {
+            break;
+        }
+        if (t == 131 || t == 137) && len >= 7 {
+            dst.copy_from_slice(&h[cp + len - 4..cp + len]);
+            break;
+        }
+        cp += len;
+    }
+    dst
+}
+
+/// The final destination of an IPv6 packet: the last address of a type 0/2 routing header or
+/// the first segment of a type 4 one, as tcpdump's `ip6_finddst`.
+fn ip6_final_dst(h: &[u8]) -> [u8; 16] {
+    let mut dst = [0u8; 16];
+    dst.copy_from_slice(&h[24..40]);
+    let mut nh = h[6];
+    let mut cp = 40usize;
+    for _ in 0..16 {
+        match nh {
+            0 | 60 | 62 | 135 | 44 => {
+                let (Some(&n), Some(&l)) = (h.get(cp), h.get(cp + 1)) else {
+                    break;
+                };
+                cp += if nh == 44 { 8 } else { (l as usize + 1) * 8 };
+                nh = n;
+            }
+            43 => {
+                let (Some(&l), Some(&t)) = (h.get(cp + 1), h.get(cp + 2)) else {
+                    break;
+                };
+                if l % 2 == 0 {
+                    let n = match t {
+                        0 | 2 => l as usize / 2,
+                        4 => 1.min(l as usize / 2),
+                        _ => 0,
+                    };
+                    for i in 0..n {
+                        match h.get(cp + 8 + 16 * i..cp + 24 + 16 * i) {
+                            Some(a) => dst.copy_from_slice(a),
+                            None => break,
+                        }
+                    }
+                }
+                break;
+            }
+            _ => break,
+        }
+    }
+    dst
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
