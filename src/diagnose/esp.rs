@@ -5,6 +5,7 @@ use super::{fmt_time, log_ev, Evidence, Finding};
 use crate::correlate::{Case, EspPath};
 use crate::logs::EventKind;
 use crate::track::EspFlow;
+use std::net::IpAddr;
 
 fn flow_evidence(case: &Case<'_>, gw: usize, f: &EspFlow, what: &str) -> Option<Evidence> {
     Some(Evidence {
@@ -253,11 +254,26 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
     not_forwarded(case)
 }
 
+/// Unicast traffic between hosts (not multicast, broadcast or link-local chatter such as
+/// neighbour discovery, which every interface carries).
+fn host_traffic(src: IpAddr, dst: IpAddr) -> bool {
+    let unicast = |a: IpAddr| match a {
+        IpAddr::V4(a) => !(a.is_multicast() || a.is_broadcast() || a.is_link_local() || a.is_unspecified()),
+        IpAddr::V6(a) => !(a.is_multicast() || a.is_unspecified() || (a.segments()[0] & 0xffc0) == 0xfe80),
+    };
+    unicast(src) && unicast(dst)
+}
+
 /// Plain traffic on a gateway's internal interface: hosts behind it are trying to talk.
 fn inside_traffic(case: &Case<'_>) -> Option<Evidence> {
     case.gws.iter().find_map(|g| {
         g.internal.iter().find_map(|c| {
-            let p = c.timeline.plain.iter().max_by_key(|p| p.packets)?;
+            let p = c
+                .timeline
+                .plain
+                .iter()
+                .filter(|p| host_traffic(p.key.src, p.key.dst))
+                .max_by_key(|p| p.packets)?;
             Some(Evidence {
                 source: c.name.clone(),
                 packet: Some(p.first_number),
@@ -286,10 +302,23 @@ fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
         if arrived.is_empty() {
             continue;
         }
-        let inner_out = g
-            .internal
+        // What the hosts behind the sender tried to send (its internal capture), else any
+        // unicast traffic between hosts: that is what should leave the receiver inside.
+        let sender_inner: Vec<(IpAddr, IpAddr)> = case
+            .gws
             .iter()
-            .any(|c| c.timeline.plain.iter().any(|p| p.packets > 0));
+            .enumerate()
+            .filter(|(i, _)| *i != gi)
+            .flat_map(|(_, o)| o.internal.iter().flat_map(|c| c.timeline.plain.iter()))
+            .filter(|p| host_traffic(p.key.src, p.key.dst))
+            .map(|p| (p.key.src, p.key.dst))
+            .collect();
+        let inner_out = g.internal.iter().any(|c| {
+            c.timeline.plain.iter().any(|p| {
+                host_traffic(p.key.src, p.key.dst)
+                    && (sender_inner.is_empty() || sender_inner.contains(&(p.key.src, p.key.dst)))
+            })
+        });
         if !inner_out {
             let r = arrived[0].arrived?;
             return Some(
