@@ -16,7 +16,10 @@ pub struct Gw<'a> {
     pub ext: Option<&'a Capture>,
     /// Captures without IKE or ESP: the internal interface.
     pub internal: Vec<&'a Capture>,
-    pub logs: &'a [LogFile],
+    /// Its logs, including those given without a gateway prefix whose addresses are its own.
+    pub logs: Vec<&'a LogFile>,
+    /// Every capture of this gateway, as given.
+    pub captures: &'a [Capture],
     /// This gateway's own addresses.
     pub addrs: Vec<IpAddr>,
 }
@@ -35,7 +38,7 @@ impl Gw<'_> {
     }
 
     pub fn events(&self) -> impl Iterator<Item = (&LogFile, &crate::logs::LogEvent)> {
-        self.logs.iter().flat_map(|l| l.events.iter().map(move |e| (l, e)))
+        self.logs.iter().flat_map(|l| l.events.iter().map(move |e| (*l, e)))
     }
 
     pub fn has_log(&self) -> bool {
@@ -76,8 +79,12 @@ pub struct EspPath<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rewrite {
     pub from_gw: usize,
+    /// Source as sent and as received.
     pub at_sender: SocketAddr,
     pub at_receiver: SocketAddr,
+    /// Destination as sent and as received.
+    pub dst_at_sender: SocketAddr,
+    pub dst_at_receiver: SocketAddr,
     pub msg: MsgRef,
 }
 
@@ -150,8 +157,11 @@ fn has_ipsec(c: &Capture) -> bool {
 
 /// Builds the per-gateway views and matches what crossed between them.
 pub fn correlate(sides: &[Side]) -> Case<'_> {
-    let sides_sure: Vec<(Gw<'_>, bool)> = sides
-        .iter()
+    // Logs given without a gateway prefix (pluto.log) join the gateway whose address they name
+    // as their own; the others stay gateways of their own.
+    let (with_caps, logs_only): (Vec<&Side>, Vec<&Side>) = sides.iter().partition(|s| !s.captures.is_empty());
+    let sides_sure: Vec<(Gw<'_>, bool)> = with_caps
+        .into_iter()
         .map(|s| {
             let mut ext: Option<&Capture> = None;
             let mut internal = Vec::new();
@@ -179,7 +189,8 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
                     name: &s.name,
                     ext,
                     internal,
-                    logs: &s.logs,
+                    logs: s.logs.iter().collect(),
+                    captures: &s.captures,
                     addrs,
                 },
                 sure,
@@ -203,12 +214,32 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
             g
         })
         .collect();
+    for s in logs_only {
+        let mut placed = Vec::new();
+        for l in &s.logs {
+            let own: Vec<IpAddr> = l.local_addrs.iter().filter_map(|a| a.parse().ok()).collect();
+            match gws.iter_mut().find(|g| g.addrs.iter().any(|a| own.contains(a))) {
+                Some(g) => g.logs.push(l),
+                None => placed.push(l),
+            }
+        }
+        if !placed.is_empty() {
+            gws.push(Gw {
+                name: &s.name,
+                ext: None,
+                internal: Vec::new(),
+                logs: placed,
+                captures: &[],
+                addrs: Vec::new(),
+            });
+        }
+    }
     // A capture that saw nothing from its own host (e.g. only arrivals) gets its address from
     // the peer's view: whatever the peer sent to.
     if gws.len() == 2 {
         for i in 0..2 {
             let j = 1 - i;
-            if gws[i].addrs.is_empty() {
+            if gws[i].addrs.is_empty() && !gws[j].addrs.is_empty() {
                 let peer_addrs = gws[j].addrs.clone();
                 let tl = gws[i].tl();
                 if let Some(m) = tl.and_then(|t| t.ike.iter().find(|m| !peer_addrs.contains(&m.dst.ip()))) {
@@ -217,8 +248,8 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
             }
         }
     }
-    let msgs = match_ike(&gws);
-    let esp = match_esp(&gws);
+    let (msgs, peer_view) = match_ike(&gws);
+    let esp = match_esp(&gws, &peer_view);
     let rewrites = msgs
         .iter()
         .filter_map(|p| {
@@ -229,6 +260,8 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
                 from_gw: s.gw,
                 at_sender: ms.src,
                 at_receiver: ma.src,
+                dst_at_sender: ms.dst,
+                dst_at_receiver: ma.dst,
                 msg: s,
             })
         })
@@ -254,8 +287,7 @@ fn sender_of(gws: &[Gw<'_>], capt: usize, m: &IkeMsg) -> Option<usize> {
     None
 }
 
-fn match_ike(gws: &[Gw<'_>]) -> Vec<MsgPath> {
-    let mut paths = Vec::new();
+fn match_ike(gws: &[Gw<'_>]) -> (Vec<MsgPath>, Vec<Vec<IpAddr>>) {
     // Per receiver capture: digest → indices in time order, consumed as matched.
     let mut pending: Vec<HashMap<u64, std::collections::VecDeque<usize>>> = gws
         .iter()
@@ -268,35 +300,47 @@ fn match_ike(gws: &[Gw<'_>]) -> Vec<MsgPath> {
         })
         .collect();
     let mut matched_at_receiver: Vec<Vec<bool>> = gws.iter().map(|g| vec![false; g.ike().len()]).collect();
+    let two = gws.len() == 2;
+    // First: what left a gateway and arrived, byte for byte, at the other.
+    let mut sent: Vec<(usize, usize, Option<MsgRef>)> = Vec::new();
     for (gi, g) in gws.iter().enumerate() {
         for (i, m) in g.ike().iter().enumerate() {
             if sender_of(gws, gi, m) != Some(gi) {
                 continue;
             }
-            let to = (gws.len() == 2).then_some(1 - gi);
             let mut arrived = None;
-            if let Some(t) = to {
-                if gws[t].ext.is_some() {
-                    if let Some(q) = pending[t].get_mut(&m.digest) {
-                        // Only messages the receiver did not send itself.
-                        while let Some(&j) = q.front() {
-                            q.pop_front();
-                            if sender_of(gws, t, &gws[t].ike()[j]) != Some(t) {
-                                arrived = Some(MsgRef { gw: t, idx: j });
-                                matched_at_receiver[t][j] = true;
-                                break;
-                            }
+            let t = 1 - gi.min(1);
+            if two && gws[t].ext.is_some() {
+                if let Some(q) = pending[t].get_mut(&m.digest) {
+                    // Only messages the receiver did not send itself.
+                    while let Some(&j) = q.front() {
+                        q.pop_front();
+                        if sender_of(gws, t, &gws[t].ike()[j]) != Some(t) {
+                            arrived = Some(MsgRef { gw: t, idx: j });
+                            matched_at_receiver[t][j] = true;
+                            break;
                         }
                     }
                 }
             }
-            paths.push(MsgPath {
-                from: Some(gi),
-                to,
-                sent: Some(MsgRef { gw: gi, idx: i }),
-                arrived,
-            });
+            sent.push((gi, i, arrived));
         }
+    }
+    // The addresses each gateway knows its peer by (its own, or the NAT's seen through the
+    // matches): traffic to or from anyone else is a third party's, not this tunnel's.
+    let peer_view = peer_views(gws, &sent);
+    let mut paths = Vec::new();
+    for &(gi, i, arrived) in &sent {
+        let m = &gws[gi].ike()[i];
+        // With nothing known of the peer's addresses, every destination may be it.
+        let known = !peer_view[gi].is_empty();
+        let to = (two && (arrived.is_some() || !known || peer_view[gi].contains(&m.dst.ip()))).then_some(1 - gi.min(1));
+        paths.push(MsgPath {
+            from: Some(gi),
+            to,
+            sent: Some(MsgRef { gw: gi, idx: i }),
+            arrived,
+        });
     }
     // Messages seen arriving whose sender we have no capture of (or that we could not match).
     for (gi, g) in gws.iter().enumerate() {
@@ -305,18 +349,55 @@ fn match_ike(gws: &[Gw<'_>]) -> Vec<MsgPath> {
             if s == Some(gi) || matched_at_receiver[gi][i] {
                 continue;
             }
+            let from = s.filter(|_| !two || peer_view[gi].is_empty() || peer_view[gi].contains(&m.src.ip()));
             paths.push(MsgPath {
-                from: s,
+                from,
                 to: Some(gi),
                 sent: None,
                 arrived: Some(MsgRef { gw: gi, idx: i }),
             });
         }
     }
-    paths
+    (paths, peer_view)
 }
 
-fn match_esp<'a>(gws: &[Gw<'a>]) -> Vec<EspPath<'a>> {
+/// For each gateway, the addresses its peer (the other gateway) has in its capture.
+fn peer_views(gws: &[Gw<'_>], sent: &[(usize, usize, Option<MsgRef>)]) -> Vec<Vec<IpAddr>> {
+    let logged = |g: &Gw<'_>, own: bool| -> Vec<IpAddr> {
+        g.logs
+            .iter()
+            .flat_map(|l| if own { l.local_addrs.iter() } else { l.peer_addrs.iter() })
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    };
+    let mut v: Vec<Vec<IpAddr>> = (0..gws.len())
+        .map(|i| {
+            if gws.len() != 2 {
+                return Vec::new();
+            }
+            let mut p = gws[1 - i].addrs.clone();
+            p.extend(logged(&gws[1 - i], true));
+            p.extend(logged(&gws[i], false));
+            p
+        })
+        .collect();
+    for &(gi, i, arrived) in sent {
+        if let Some(a) = arrived {
+            let dst = gws[gi].ike()[i].dst.ip();
+            let src_at_receiver = gws[a.gw].ike()[a.idx].src.ip();
+            if !v[gi].contains(&dst) {
+                v[gi].push(dst);
+            }
+            if !v[a.gw].contains(&src_at_receiver) {
+                v[a.gw].push(src_at_receiver);
+            }
+        }
+    }
+    v
+}
+
+fn match_esp<'a>(gws: &[Gw<'a>], peer_view: &[Vec<IpAddr>]) -> Vec<EspPath<'a>> {
+    let two = gws.len() == 2;
     let mut out = Vec::new();
     let mut used: Vec<Vec<bool>> = gws
         .iter()
@@ -328,8 +409,8 @@ fn match_esp<'a>(gws: &[Gw<'a>]) -> Vec<EspPath<'a>> {
             if !g.owns(f.key.src) {
                 continue;
             }
-            let to = (gws.len() == 2).then_some(1 - gi);
-            let arrived = to.and_then(|t| {
+            let peer = two.then_some(1 - gi.min(1));
+            let arrived = peer.and_then(|t| {
                 let ttl = gws[t].ext.map(|c| &c.timeline)?;
                 let j = ttl
                     .esp
@@ -338,6 +419,9 @@ fn match_esp<'a>(gws: &[Gw<'a>]) -> Vec<EspPath<'a>> {
                 used[t][j] = true;
                 Some(&ttl.esp[j])
             });
+            // To the other gateway, or to a third peer this analysis is not about.
+            let to =
+                peer.filter(|_| arrived.is_some() || peer_view[gi].is_empty() || peer_view[gi].contains(&f.key.dst));
             out.push(EspPath {
                 spi: f.key.spi,
                 from: Some(gi),
@@ -353,7 +437,8 @@ fn match_esp<'a>(gws: &[Gw<'a>]) -> Vec<EspPath<'a>> {
             if g.owns(f.key.src) || used[gi][j] {
                 continue;
             }
-            let from = (gws.len() == 2).then_some(1 - gi);
+            let from =
+                (two && (peer_view[gi].is_empty() || peer_view[gi].contains(&f.key.src))).then_some(1 - gi.min(1));
             out.push(EspPath {
                 spi: f.key.spi,
                 from,

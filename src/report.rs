@@ -70,11 +70,10 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
     let sides = case
         .gws
         .iter()
-        .zip(&inputs.sides)
-        .map(|(g, s)| SideJson {
+        .map(|g| SideJson {
             name: g.name,
             addresses: g.addrs.iter().map(|a| a.to_string()).collect(),
-            captures: s
+            captures: g
                 .captures
                 .iter()
                 .map(|c| CaptureJson {
@@ -91,7 +90,7 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
                     dropped: &c.timeline.dropped,
                 })
                 .collect(),
-            logs: s
+            logs: g
                 .logs
                 .iter()
                 .map(|l| LogJson {

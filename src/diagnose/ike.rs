@@ -63,30 +63,41 @@ fn msg<'a>(case: &'a Case<'_>, r: MsgRef) -> &'a IkeMsg {
     &case.gws[r.gw].ike()[r.idx]
 }
 
-/// The initiator's address as each capture sees it (NAT changes it between captures).
-fn initiator_addrs(case: &Case<'_>) -> HashMap<usize, IpAddr> {
+/// The initiator's address per capture and IKE SA, as that capture sees it (a NAT changes it
+/// between captures; one gateway may initiate some SAs and answer others).
+fn initiator_addrs(case: &Case<'_>) -> HashMap<(usize, [u8; 8]), IpAddr> {
     let mut out = HashMap::new();
     for (gi, g) in case.gws.iter().enumerate() {
-        let first = g.ike().iter().find(|m| {
-            m.rspi == [0; 8]
+        for m in g.ike() {
+            let first = m.rspi == [0; 8]
                 && matches!(
                     m.exchange,
                     ex::IDENTITY_PROTECTION | ex::AGGRESSIVE | ex::BASE | ex::IKE_SA_INIT
                 )
-                && (m.major < 2 || m.flags & 0x08 != 0)
-        });
-        if let Some(m) = first {
-            out.insert(gi, m.src.ip());
+                && (m.major < 2 || m.flags & 0x08 != 0);
+            if first {
+                out.entry((gi, m.ispi)).or_insert(m.src.ip());
+            }
         }
     }
     out
 }
 
-fn from_initiator(m: &IkeMsg, at: usize, init: &HashMap<usize, IpAddr>) -> bool {
+fn from_initiator(m: &IkeMsg, at: usize, init: &HashMap<(usize, [u8; 8]), IpAddr>) -> bool {
     if m.major >= 2 {
         return m.flags & 0x08 != 0;
     }
-    init.get(&at).is_some_and(|a| *a == m.src.ip())
+    init.get(&(at, m.ispi)).is_some_and(|a| *a == m.src.ip())
+}
+
+/// A request (as opposed to a reply): IKEv2 says so in its flags; in IKEv1 the initiator of
+/// the phase-1 SA sends the requests of the exchanges we follow.
+fn is_request(v: &View<'_>) -> bool {
+    if v.m.major >= 2 {
+        !v.m.is_response()
+    } else {
+        v.from_initiator
+    }
 }
 
 fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
@@ -96,7 +107,8 @@ fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
         ex::IKE_AUTH | 43 => Some(Step::Auth),
         ex::CREATE_CHILD_SA | ex::QUICK_MODE => Some(Step::Child),
         ex::IDENTITY_PROTECTION => {
-            if m.is_v1_encrypted() {
+            // IKEv1 fragments (payload 132) carry no E flag but only ever hold MI3/MR3.
+            if m.is_v1_encrypted() || m.ike_fragment.is_some() {
                 Some(Step::Auth)
             } else if Some(m.digest) == first_digest || (v.from_initiator && m.rspi == [0; 8]) {
                 Some(Step::First)
@@ -107,7 +119,7 @@ fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
             }
         }
         ex::AGGRESSIVE | ex::BASE => {
-            if v.from_initiator && m.rspi == [0; 8] {
+            if v.from_initiator && m.rspi == [0; 8] && m.ike_fragment.is_none() {
                 Some(Step::First)
             } else if v.from_initiator {
                 Some(Step::Auth)
@@ -174,14 +186,21 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         }
         return a;
     }
-    // The SA that got furthest (latest on a tie) is the one the user is looking at.
+    // With both gateways captured, SAs with a third peer are not this tunnel's.
+    if case.gws.len() == 2 {
+        let between = |vs: &Vec<View<'_>>| vs.iter().any(|v| v.path.from.is_some() && v.path.to.is_some());
+        if groups.values().any(between) {
+            groups.retain(|_, vs| between(vs));
+        }
+    }
+    // The SA that got furthest (the first attempt on a tie) is the one the user is looking at.
     let mut best: Option<(Step, bool, f64, [u8; 8])> = None;
     for (spi, vs) in &groups {
         let first_digest = vs.iter().find(|v| v.from_initiator).map(|v| v.m.digest);
         let mut top = (Step::First, false);
         for v in vs {
             if let Some(s) = step_of(v, first_digest) {
-                let answered = !v.from_initiator;
+                let answered = !is_request(v);
                 if (s, answered) > top {
                     top = (s, answered);
                 }
@@ -213,13 +232,21 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
                 steps.len() - 1
             }
         };
-        if v.from_initiator {
+        if is_request(v) {
             steps[i].1.requests.push(*v);
         } else {
             steps[i].1.responses.push(*v);
         }
     }
     steps.sort_by_key(|(s, _)| *s);
+    // The initiator of this SA (the global guess may be about another one).
+    if let Some(f) = vs
+        .iter()
+        .find(|v| v.from_initiator && v.m.rspi == [0; 8])
+        .and_then(|v| v.path.from)
+    {
+        a.initiator = Some(f);
+    }
     a.natt = vs.iter().any(|v| v.m.natt);
     let v1 = vs.iter().any(|v| v.m.major == 1);
     a.ike_up = steps.iter().any(|(s, st)| *s >= Step::Auth && !st.responses.is_empty())
@@ -278,6 +305,12 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
             continue;
         }
         let answered = !st.responses.is_empty();
+        // Aggressive mode's last phase-1 message (AI2) gets no reply of its own: a later step
+        // answered, or ESP arriving, shows it went through.
+        let later_answered = steps.iter().any(|(l, lst)| l > s && !lst.responses.is_empty());
+        if !answered && (later_answered || case.esp.iter().any(|p| p.arrived.is_some())) {
+            continue;
+        }
         let answered_at_init = st
             .responses
             .iter()
@@ -375,13 +408,13 @@ fn bare_notify(m: &IkeMsg) -> bool {
 }
 
 /// Bytes of distinct messages (IKE fragments summed, retransmissions left out).
-fn distinct_len(vs: &[View<'_>]) -> u32 {
+fn distinct_len(vs: &[View<'_>]) -> u64 {
     let mut seen = Vec::new();
-    let mut total = 0;
+    let mut total = 0u64;
     for v in vs {
         if !seen.contains(&v.m.digest) {
             seen.push(v.m.digest);
-            total += v.m.length;
+            total += v.m.length as u64;
         }
     }
     total
@@ -394,7 +427,7 @@ fn auth_reply_by_size(case: &Case<'_>, st: &StepState<'_>) -> Option<Finding> {
     let req = st.requests.first()?;
     let resp = st.responses.first()?;
     let (ql, rl) = (distinct_len(&st.requests), distinct_len(&st.responses));
-    if bare_notify(resp.m) && distinct_len(&st.responses) == resp.m.length {
+    if bare_notify(resp.m) && rl == resp.m.length as u64 {
         return Some(
             Finding::new(
                 "B",

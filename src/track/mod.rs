@@ -35,6 +35,9 @@ impl Default for Limits {
     }
 }
 
+/// Addresses whose fresh-TTL packets are counted (a gateway has a handful).
+const MAX_FRESH_TTL_ADDRS: usize = 4096;
+
 /// One IKE message as seen in the capture.
 #[derive(Debug, Clone, Serialize)]
 pub struct IkeMsg {
@@ -129,6 +132,9 @@ pub struct EspSample {
     pub len: u32,
 }
 
+/// Distinct packet lengths kept per ESP flow.
+pub const ESP_LENGTHS: usize = 32;
+
 /// Size classes of ESP packets (IP total length), to see what size is lost.
 pub const SIZE_CLASSES: [u32; 4] = [576, 1280, 1400, 1500];
 
@@ -147,6 +153,9 @@ pub struct EspFlow {
     pub max_len: u32,
     /// Counts per size class: ≤576, ≤1280, ≤1400, ≤1500, larger.
     pub by_size: [u64; 5],
+    /// Packets per exact IP length (ESP pads to its block size, so a flow has few lengths);
+    /// at most [`ESP_LENGTHS`] lengths, the rest only in `by_size`.
+    pub lengths: Vec<(u32, u64)>,
     pub samples: Vec<EspSample>,
     #[serde(skip)]
     last_seq: u32,
@@ -293,8 +302,24 @@ impl Timeline {
             self.packets += 1;
             self.first_time.get_or_insert(t);
             self.last_time = Some(t);
-            if matches!(d.ip.ttl, 64 | 128 | 255) {
-                *self.fresh_ttl.entry(d.ip.src).or_default() += 1;
+            // Only IPsec packets say which end is the capturing host; bounded like the rest.
+            let ipsec = matches!(
+                d.l4,
+                L4::Esp(_)
+                    | L4::Udp {
+                        kind: UdpKind::Ike { .. } | UdpKind::Esp(_),
+                        ..
+                    }
+            );
+            if ipsec && matches!(d.ip.ttl, 64 | 128 | 255) {
+                let n = self.fresh_ttl.len();
+                match self.fresh_ttl.get_mut(&d.ip.src) {
+                    Some(c) => *c += 1,
+                    None if n < MAX_FRESH_TTL_ADDRS => {
+                        self.fresh_ttl.insert(d.ip.src, 1);
+                    }
+                    None => {}
+                }
             }
             if let Some(fr) = d.ip.fragment {
                 self.add_fragment(d, &d.ip, fr.offset, fr.more, fr.id, t);
@@ -441,13 +466,13 @@ impl Timeline {
             }
             m.partial = false;
         }
-        let seen = self.digests.entry(m.digest).or_insert(0);
-        m.retransmission = *seen > 0;
-        *seen += 1;
         if self.ike.len() >= self.lim().ike_messages {
             self.dropped.ike_messages += 1;
             return;
         }
+        let seen = self.digests.entry(m.digest).or_insert(0);
+        m.retransmission = *seen > 0;
+        *seen += 1;
         self.ike.push(m);
     }
 
@@ -480,6 +505,7 @@ impl Timeline {
                     seq_jumps: 0,
                     max_len: 0,
                     by_size: [0; 5],
+                    lengths: Vec::new(),
                     samples: Vec::new(),
                     last_seq: e.seq.wrapping_sub(1),
                 });
@@ -502,6 +528,11 @@ impl Timeline {
         f.max_len = f.max_len.max(len);
         let class = SIZE_CLASSES.iter().position(|&c| len <= c).unwrap_or(4);
         f.by_size[class] += 1;
+        match f.lengths.iter().position(|(l, _)| *l == len) {
+            Some(i) => f.lengths[i].1 += 1,
+            None if f.lengths.len() < ESP_LENGTHS => f.lengths.push((len, 1)),
+            None => {}
+        }
         if f.samples.len() < samples {
             f.samples.push(EspSample {
                 number: d.number,
