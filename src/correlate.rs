@@ -151,6 +151,28 @@ fn local_addrs(tl: &Timeline, logs: &[LogFile]) -> (Vec<IpAddr>, bool) {
     (candidates, false)
 }
 
+/// The one source address of the IKE messages and ESP flows that `g`'s capture holds and
+/// `other`'s does not, if there is exactly one (and the captures overlap in time).
+fn only_here_sender(g: &Gw<'_>, other: &Gw<'_>) -> Option<IpAddr> {
+    let (a, b) = (g.tl()?, other.tl()?);
+    let overlap = a.first_time? <= b.last_time? && b.first_time? <= a.last_time?;
+    if !overlap {
+        return None;
+    }
+    let there: std::collections::HashSet<u64> = b.ike.iter().map(|m| m.digest).collect();
+    let spis: std::collections::HashSet<u32> = b.esp.iter().map(|f| f.key.spi).collect();
+    let mut srcs: Vec<IpAddr> = a
+        .ike
+        .iter()
+        .filter(|m| !there.contains(&m.digest))
+        .map(|m| m.src.ip())
+        .collect();
+    srcs.extend(a.esp.iter().filter(|f| !spis.contains(&f.key.spi)).map(|f| f.key.src));
+    srcs.sort();
+    srcs.dedup();
+    (srcs.len() == 1).then(|| srcs[0])
+}
+
 fn has_ipsec(c: &Capture) -> bool {
     !c.timeline.ike.is_empty() || !c.timeline.esp.is_empty()
 }
@@ -197,8 +219,20 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
             )
         })
         .collect();
-    // Undecided captures (every packet holds both ends, no fresh TTL, no log) take the
-    // candidate that the other gateway proved to be its own out of the running.
+    // Undecided captures (every packet holds both ends, no fresh TTL, no log): a packet seen in
+    // one capture only was sent by that capture's host (the other would have captured its own
+    // sending); else the candidate the other gateway proved to be its own is out of the running.
+    let mut sides_sure = sides_sure;
+    if sides_sure.len() == 2 {
+        for i in 0..2 {
+            if !sides_sure[i].1 {
+                if let Some(a) = only_here_sender(&sides_sure[i].0, &sides_sure[1 - i].0) {
+                    sides_sure[i].0.addrs = vec![a];
+                    sides_sure[i].1 = true;
+                }
+            }
+        }
+    }
     let proven: Vec<IpAddr> = sides_sure
         .iter()
         .filter(|(_, sure)| *sure)
@@ -218,8 +252,11 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
         let mut placed = Vec::new();
         for l in &s.logs {
             let own: Vec<IpAddr> = l.local_addrs.iter().filter_map(|a| a.parse().ok()).collect();
-            match gws.iter_mut().find(|g| g.addrs.iter().any(|a| own.contains(a))) {
-                Some(g) => g.logs.push(l),
+            let by_addr = gws.iter().position(|g| g.addrs.iter().any(|a| own.contains(a)));
+            // Or the only captured gateway that brought no log of its own.
+            let logless: Vec<usize> = (0..gws.len()).filter(|&i| gws[i].logs.is_empty()).collect();
+            match by_addr.or((logless.len() == 1).then(|| logless[0])) {
+                Some(i) => gws[i].logs.push(l),
                 None => placed.push(l),
             }
         }
@@ -378,6 +415,24 @@ fn peer_views(gws: &[Gw<'_>], sent: &[(usize, usize, Option<MsgRef>)]) -> Vec<Ve
             let mut p = gws[1 - i].addrs.clone();
             p.extend(logged(&gws[1 - i], true));
             p.extend(logged(&gws[i], false));
+            // The peer captured and showed no IKE at all: whoever answered us is not the peer
+            // (its answers would be in its own capture).
+            if p.is_empty() && gws[1 - i].ext.is_some() && gws[1 - i].ike().is_empty() {
+                let answered: Vec<IpAddr> = gws[i]
+                    .ike()
+                    .iter()
+                    .filter(|m| !gws[i].owns(m.src.ip()))
+                    .map(|m| m.src.ip())
+                    .collect();
+                p = gws[i]
+                    .ike()
+                    .iter()
+                    .filter(|m| gws[i].owns(m.src.ip()) && !answered.contains(&m.dst.ip()))
+                    .map(|m| m.dst.ip())
+                    .collect();
+                p.sort();
+                p.dedup();
+            }
             p
         })
         .collect();

@@ -308,7 +308,8 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         // Aggressive mode's last phase-1 message (AI2) gets no reply of its own: a later step
         // answered, or ESP arriving, shows it went through.
         let later_answered = steps.iter().any(|(l, lst)| l > s && !lst.responses.is_empty());
-        if !answered && (later_answered || case.esp.iter().any(|p| p.arrived.is_some())) {
+        let esp_from_peer = case.esp.iter().any(|p| p.arrived.is_some() && p.from.is_some());
+        if !answered && (later_answered || esp_from_peer) {
             continue;
         }
         let answered_at_init = st
