@@ -29,6 +29,32 @@ fn flow_evidence(case: &Case<'_>, gw: usize, f: &EspFlow, what: &str) -> Option<
 /// Packets of the sender's flow larger than anything that arrived (when small ones did).
 fn large_lost(p: &EspPath<'_>) -> Option<(u64, u32)> {
     let (s, r) = (p.sent?, p.arrived?);
+    if s.packets <= r.packets {
+        return None;
+    }
+    // Per exact length when both ends kept every length (ESP pads to a block size, so a flow
+    // has few), else per size class.
+    let complete = |f: &crate::track::EspFlow| f.lengths.iter().map(|(_, n)| n).sum::<u64>() == f.packets;
+    if complete(s) && complete(r) {
+        let got = |len: u32| r.lengths.iter().find(|(l, _)| *l == len).map_or(0, |(_, n)| *n);
+        let lost: Vec<(u32, u64)> = s
+            .lengths
+            .iter()
+            .filter(|(l, n)| *n > got(*l))
+            .map(|(l, n)| (*l, n - got(*l)))
+            .collect();
+        let smallest_lost = lost.iter().map(|(l, _)| *l).min()?;
+        let largest_whole = s
+            .lengths
+            .iter()
+            .filter(|(l, n)| *n > 0 && got(*l) == *n)
+            .map(|(l, _)| *l)
+            .max()
+            .unwrap_or(0);
+        // Every length that was lost is larger than every length that always got through.
+        return (largest_whole > 0 && smallest_lost > largest_whole)
+            .then(|| (lost.iter().map(|(_, n)| n).sum(), largest_whole));
+    }
     let biggest_arrived = r.max_len;
     let lost_large: u64 = s
         .by_size
@@ -42,7 +68,7 @@ fn large_lost(p: &EspPath<'_>) -> Option<(u64, u32)> {
         })
         .map(|(_, n)| n)
         .sum();
-    (s.max_len > biggest_arrived && lost_large > 0 && s.packets > r.packets).then_some((lost_large, biggest_arrived))
+    (s.max_len > biggest_arrived && lost_large > 0).then_some((lost_large, biggest_arrived))
 }
 
 pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
@@ -50,7 +76,12 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
     let esp = &case.esp;
     // A NAT between the gateways but ESP sent as IP protocol 50: it cannot cross the NAT.
     if !case.rewrites.is_empty() {
-        if let Some(p) = esp.iter().find(|p| p.sent.is_some_and(|f| f.key.udp.is_none())) {
+        // ESP as protocol 50 towards the other gateway that does not get there (with one
+        // capture: that cannot be seen, the NAT is reason enough).
+        let two_caps = case.gws.len() == 2 && case.gws.iter().all(|g| g.ext.is_some());
+        if let Some(p) = esp.iter().find(|p| {
+            p.sent.is_some_and(|f| f.key.udp.is_none()) && (!two_caps || (p.to.is_some() && p.arrived.is_none()))
+        }) {
             let f = p.sent.unwrap_or_else(|| unreachable!());
             let r = case.rewrites[0];
             return Some(
@@ -218,6 +249,30 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         // Everything arrived: was it forwarded inside?
         if let Some(f) = not_forwarded(case) {
             return Some(f);
+        }
+        // A gateway that receives ESP and sends none back: its hosts' replies are not sent (or
+        // the decrypted traffic never reached them).
+        for (gi, g) in case.gws.iter().enumerate() {
+            let inbound = esp
+                .iter()
+                .find(|p| p.to == Some(gi) && p.arrived.is_some() && p.from.is_some());
+            let outbound = esp.iter().any(|p| p.from == Some(gi) && p.to.is_some());
+            if let (Some(p), false) = (inbound, outbound) {
+                let r = p.arrived?;
+                return Some(
+                    Finding::new(
+                        "D",
+                        "esp-one-way",
+                        0.5,
+                        format!(
+                            "ESP reaches {} (SPI 0x{:08x}) but {} sends none back: the replies are not sent, or the decrypted traffic never reached the host behind it",
+                            g.name, r.key.spi, g.name
+                        ),
+                    )
+                    .with(flow_evidence(case, gi, r, "arrived"))
+                    .advise(format!("capture {}'s internal interface: if the traffic goes out and replies come back, they are not routed into the tunnel (policy, routing, firewall on {})", g.name, g.name)),
+                );
+            }
         }
         return None;
     }

@@ -965,14 +965,16 @@ fn g_index(case: &Case<'_>, gi: usize, m: &IkeMsg) -> usize {
 fn observe(case: &Case<'_>, a: &mut IkeAnalysis) {
     natd_observations(case, a);
     if let Some(r) = case.rewrites.first() {
+        let (what, from, to) = if r.at_sender != r.at_receiver {
+            ("the source", r.at_sender, r.at_receiver)
+        } else {
+            ("the destination", r.dst_at_sender, r.dst_at_receiver)
+        };
         let f = Finding::new(
             "-",
             "nat-present",
             0.9,
-            format!(
-                "a NAT rewrites {} to {} between the gateways",
-                r.at_sender, r.at_receiver
-            ),
+            format!("a NAT rewrites {what} {from} to {to} between the gateways"),
         )
         .with(msg_evidence(case, r.msg, "as sent"));
         a.observations.push(f);
