@@ -461,6 +461,49 @@ fn log_ev_any(case: &Case<'_>, f: impl Fn(&EventKind) -> bool + Copy) -> Option<
     case.gws.iter().find_map(|g| log_ev(g, f))
 }
 
+/// Whether a log line can be about the captured negotiation: inside the captures' time span
+/// (when the log's clock overlaps it at all; a log in another time zone is taken whole), and
+/// not about a connection that only ever talked to someone else.
+fn relevant(case: &Case<'_>, l: &crate::logs::LogFile, e: &crate::logs::LogEvent) -> bool {
+    let (mut start, mut end) = (f64::MAX, f64::MIN);
+    for g in &case.gws {
+        for c in g.captures {
+            if let (Some(a), Some(b)) = (c.timeline.first_time, c.timeline.last_time) {
+                start = start.min(a);
+                end = end.max(b);
+            }
+        }
+    }
+    const MARGIN: f64 = 120.0;
+    if start <= end {
+        let inside = |t: f64| t >= start - MARGIN && t <= end + MARGIN;
+        let overlaps = l
+            .events
+            .iter()
+            .any(|x| x.time.as_ref().and_then(|t| t.epoch).is_some_and(inside));
+        if overlaps && e.time.as_ref().and_then(|t| t.epoch).is_some_and(|t| !inside(t)) {
+            return false;
+        }
+    }
+    // Connections named next to a gateway address we know are this tunnel's; a line of another
+    // named connection is someone else's.
+    let ours: Vec<String> = case
+        .gws
+        .iter()
+        .flat_map(|g| g.addrs.iter().map(|a| a.to_string()))
+        .collect();
+    let conns: Vec<&str> = l
+        .events
+        .iter()
+        .filter(|x| ours.iter().any(|a| x.text.contains(a.as_str())))
+        .filter_map(|x| x.conn.as_deref())
+        .collect();
+    match e.conn.as_deref() {
+        Some(c) if !conns.is_empty() => conns.contains(&c),
+        _ => true,
+    }
+}
+
 /// The most telling failure named by any log, mapped to its cause.
 fn log_cause(case: &Case<'_>) -> Option<Finding> {
     use EventKind as K;
@@ -508,7 +551,8 @@ fn log_cause(case: &Case<'_>) -> Option<Finding> {
             continue;
         }
         for g in &case.gws {
-            if let Some(ev) = log_ev(g, f) {
+            let hit = g.events().find(|(l, e)| f(&e.kind) && relevant(case, l, e));
+            if let Some(ev) = hit.map(|(l, e)| super::log_evidence(l, e)) {
                 let mut fi = Finding::new(sit, cause, 0.9, format!("{summary} (log of {})", g.name))
                     .with(Some(ev))
                     .advise(advice);
@@ -915,9 +959,22 @@ fn natd_observations(case: &Case<'_>, a: &mut IkeAnalysis) {
     let mut faked: Option<(usize, &IkeMsg)> = None;
     let mut natted: Option<(usize, &IkeMsg)> = None;
     for (gi, g) in case.gws.iter().enumerate() {
+        // IKEv1 NAT-D uses the negotiated hash: the responder's SA (non-zero responder cookie)
+        // says which one; the initiator's first offer stands in until then.
+        let mut algs: HashMap<[u8; 8], u16> = HashMap::new();
         for m in g.ike() {
-            let alg = g.ike().iter().filter(|o| o.ispi == m.ispi).find_map(|o| o.v1_hash);
-            let Some(c) = crate::natd::check(m, alg) else { continue };
+            if let Some(h) = m.v1_hash {
+                if m.rspi != [0; 8] {
+                    algs.insert(m.ispi, h);
+                } else {
+                    algs.entry(m.ispi).or_insert(h);
+                }
+            }
+        }
+        for m in g.ike() {
+            let Some(c) = crate::natd::check(m, algs.get(&m.ispi).copied()) else {
+                continue;
+            };
             if c.source_ok != Some(false) {
                 continue;
             }
