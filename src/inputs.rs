@@ -125,7 +125,9 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
     for (side, path) in files {
         match sniff(&path) {
             Err(e) => inputs.problems.push(format!("{}: {e}", path.display())),
-            Ok(Kind::Neither) => {}
+            Ok(Kind::Neither) => inputs
+                .problems
+                .push(format!("{}: skipped, neither a capture nor an IKE log", path.display())),
             Ok(Kind::Log) => logs_pending.push((side, path)),
             Ok(Kind::Capture) => match read_capture(&path, limits) {
                 Ok(c) => {
@@ -140,6 +142,7 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
             },
         }
     }
+    split_gateways(&mut inputs);
     // Logs without a year take the captures' year.
     let opts = ParseOptions {
         year: years.iter().max().copied(),
@@ -232,4 +235,37 @@ impl Capture {
             )
         })
     }
+}
+
+/// Two captures with IKE or ESP under one name prefix (`vpn-east.pcap`, `vpn-west.pcap`) are two
+/// gateways, not one gateway's two interfaces: each becomes a gateway named by its file stem.
+fn split_gateways(inputs: &mut Inputs) {
+    let mut extra = Vec::new();
+    for side in &mut inputs.sides {
+        let ipsec = |c: &Capture| !c.timeline.ike.is_empty() || !c.timeline.esp.is_empty();
+        if side.captures.iter().filter(|c| ipsec(c)).count() < 2 {
+            continue;
+        }
+        let (moved, kept): (Vec<Capture>, Vec<Capture>) =
+            std::mem::take(&mut side.captures).into_iter().partition(ipsec);
+        side.captures = kept;
+        for c in moved {
+            let stem = Path::new(&c.name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            inputs.problems.push(format!(
+                "{}: a second capture with IPsec traffic under the name '{}'; taken as gateway '{stem}' (use --side to say otherwise)",
+                c.name, side.name
+            ));
+            extra.push(Side {
+                name: stem,
+                captures: vec![c],
+                logs: Vec::new(),
+            });
+        }
+    }
+    inputs.sides.extend(extra);
+    // A side left with nothing but internal captures keeps them; one left empty goes.
+    inputs.sides.retain(|s| !s.captures.is_empty() || !s.logs.is_empty());
 }

@@ -138,7 +138,7 @@ fn not_a_capture_at_all() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a pcap or pcapng file"));
     let (out, _) = run(&["diagnose", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no capture or IKE log"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no IP packet in any capture and no IKE log line"));
 }
 
 #[test]

@@ -18,12 +18,15 @@ pub struct Args {
 /// Exit status: 0 healthy, 1 a problem found, 2 unusable input.
 pub fn run(args: &Args) -> u8 {
     let inp = inputs::load(&args.paths, &args.sides, args.limits);
-    let usable = inp.sides.iter().any(|s| !s.captures.is_empty() || !s.logs.is_empty());
+    // Usable: a capture that held at least one IP packet, or a log with something in it.
+    let usable = inp.sides.iter().any(|s| {
+        s.captures.iter().any(|c| c.timeline.first_time.is_some()) || s.logs.iter().any(|l| !l.events.is_empty())
+    });
     if !usable {
         for p in &inp.problems {
             eprintln!("ipsec-doctor: {p}");
         }
-        eprintln!("ipsec-doctor: no capture or IKE log among the inputs");
+        eprintln!("ipsec-doctor: no IP packet in any capture and no IKE log line among the inputs");
         return 2;
     }
     for s in &inp.sides {
