@@ -193,7 +193,7 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
     let st = Style { on: colour };
     let mut out = String::new();
     for p in &inputs.problems {
-        let _ = writeln!(out, "{} {p}", st.paint("33", "warning:"));
+        wrap(&mut out, &format!("{} ", st.paint("33", "warning:")), "  ", p);
     }
     for (i, f) in findings.iter().enumerate() {
         if i == 1 && !f.is_problem() {
@@ -213,10 +213,15 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
                 out.push_str("  evidence:\n");
             }
             for e in &f.evidence {
+                // The file name only: the folder is the user's and would push past 80 columns.
+                let file = std::path::Path::new(&e.source)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| e.source.clone());
                 let at = match (e.packet, e.line) {
-                    (Some(p), _) => format!("{} #{p}", e.source),
-                    (None, Some(l)) => format!("{}:{l}", e.source),
-                    _ => e.source.clone(),
+                    (Some(p), _) => format!("{file} #{p}"),
+                    (None, Some(l)) => format!("{file}:{l}"),
+                    _ => file,
                 };
                 let t = e.time.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
                 wrap(
@@ -266,7 +271,11 @@ fn ladder(case: &Case<'_>) -> String {
                     if m.natt { " 4500" } else { "" }
                 )
             };
-            rows.push((t, gi, format!("{dir} {what} #{}", m.number)));
+            let mut cell = format!("{dir} {what} #{}", m.number);
+            if cell.chars().count() > 30 {
+                cell = cell.chars().take(29).collect::<String>() + "…";
+            }
+            rows.push((t, gi, cell));
         }
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
