@@ -42,6 +42,8 @@ struct Cap {
     peer: [u8; 4],
     tl: Timeline,
     n: u64,
+    /// Every packet with this TTL (both ends on one segment: TTL tells nothing).
+    flat_ttl: Option<u8>,
 }
 
 impl Cap {
@@ -51,15 +53,17 @@ impl Cap {
             peer,
             tl: Timeline::new(Limits::default()),
             n: 0,
+            flat_ttl: None,
         }
     }
 
     fn ends(&self, out: bool) -> ([u8; 4], [u8; 4], u8) {
-        if out {
+        let (s, d, t) = if out {
             (self.me, self.peer, 64)
         } else {
             (self.peer, self.me, 63)
-        }
+        };
+        (s, d, self.flat_ttl.unwrap_or(t))
     }
 
     fn add(&mut self, t: f64, out: bool, proto: u8, len: u32, frag: Option<Fragment>, l4: L4<'_>) {
@@ -350,4 +354,54 @@ fn no_traffic_sent_needs_a_known_child_sa() {
     let f = run(vec![a.side("sg1"), b.side("sg2")]);
     assert_eq!(f[0].situation, "C", "{:?}", f[0]);
     assert!(f[0].confidence < 0.5);
+}
+
+#[test]
+fn a_third_peer_does_not_hide_the_tunnel_under_study() {
+    let mut a = Cap::new(SG1, SG2);
+    let b = Cap::new(SG2, SG1);
+    for i in 0..3 {
+        a.ike(i as f64, true, &ikev2(34, false, 0, 500));
+    }
+    // A healthy tunnel from sg1 to someone else in the same capture.
+    let mut other = ikev2(34, false, 0, 480);
+    other[0..8].copy_from_slice(&[0x33; 8]);
+    a.peer = [203, 0, 113, 9];
+    a.ike(5.0, true, &other);
+    let mut reply = ikev2(34, true, 0, 470);
+    reply[0..8].copy_from_slice(&[0x33; 8]);
+    a.ike(5.01, false, &reply);
+    for s in 1..=3 {
+        a.esp(6.0 + s as f64, true, 0xc, s, 120);
+        a.esp(6.1 + s as f64, false, 0xd, s, 120);
+    }
+    let f = run(vec![a.side("sg1"), b.side("sg2")]);
+    assert_eq!(f[0].cause, "ike-blocked-on-path", "{:?}", f[0]);
+}
+
+#[test]
+fn own_address_from_what_only_one_capture_saw() {
+    // Both gateways on one segment: every TTL is 64, so the captures must be told apart by
+    // what only one of them holds (what its host sent and the other never got).
+    let (mut a2, mut b2) = (Cap::new(SG1, SG2), Cap::new(SG2, SG1));
+    a2.flat_ttl = Some(64);
+    b2.flat_ttl = Some(64);
+    let msgs = [
+        (34u8, false, 0u32, 500u32),
+        (34, true, 0, 450),
+        (35, false, 1, 300),
+        (35, true, 1, 250),
+    ];
+    for (i, &(ex, resp, id, len)) in msgs.iter().enumerate() {
+        let m = ikev2(ex, resp, id, len);
+        a2.ike(10.0 + i as f64, !resp, &m);
+        b2.ike(10.0 + i as f64, resp, &m);
+    }
+    for s in 1..=3 {
+        a2.esp(20.0 + s as f64, true, 0xa, s, 120);
+        b2.esp(20.0 + s as f64, false, 0xa, s, 120);
+        b2.esp(20.1 + s as f64, true, 0xb, s, 120);
+    }
+    let f = run(vec![a2.side("sg1"), b2.side("sg2")]);
+    assert_eq!(f[0].cause, "esp-one-way", "{:?}", f[0]);
 }
