@@ -79,10 +79,11 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         // ESP as protocol 50 towards the other gateway that does not get there (with one
         // capture: that cannot be seen, the NAT is reason enough).
         let two_caps = case.gws.len() == 2 && case.gws.iter().all(|g| g.ext.is_some());
-        if let Some(p) = esp.iter().find(|p| {
-            p.sent.is_some_and(|f| f.key.udp.is_none()) && (!two_caps || (p.to.is_some() && p.arrived.is_none()))
-        }) {
-            let f = p.sent.unwrap_or_else(|| unreachable!());
+        let plain = esp.iter().find_map(|p| {
+            let f = p.sent.filter(|f| f.key.udp.is_none())?;
+            (!two_caps || (p.to.is_some() && p.arrived.is_none())).then_some((p, f))
+        });
+        if let Some((p, f)) = plain {
             let r = case.rewrites[0];
             return Some(
                 Finding::new(
@@ -154,8 +155,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         let dirs_lost: std::collections::BTreeSet<usize> = lost.iter().filter_map(|p| p.from).collect();
         // Size-dependent loss: big packets lost, small ones pass.
         for p in &ok {
-            if let Some((n, biggest)) = large_lost(p) {
-                let s = p.sent.unwrap_or_else(|| unreachable!());
+            if let (Some((n, biggest)), Some(s)) = (large_lost(p), p.sent) {
                 let icmp = case
                     .gws
                     .iter()
@@ -187,9 +187,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                 );
             }
         }
-        if !lost.is_empty() {
-            let l = lost[0];
-            let s = l.sent.unwrap_or_else(|| unreachable!());
+        if let Some((l, s)) = lost.first().and_then(|l| Some((l, l.sent?))) {
             let both = dirs_lost.len() >= 2 || (ok.is_empty() && sent.len() >= 2);
             let encap = s.key.udp.is_some();
             let what = if encap {
