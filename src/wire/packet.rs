@@ -119,8 +119,7 @@ pub enum Skip {
     Truncated,
 }
 
-pub const IKE_PORT: u16 = 500;
-pub const NATT_PORT: u16 = 4500;
+use super::isakmp::{PORT_IKE as IKE_PORT, PORT_NATT as NATT_PORT};
 
 fn be16(b: &[u8], o: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b.get(o..o + 2)?.try_into().ok()?))
