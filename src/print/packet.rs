@@ -667,16 +667,9 @@ fn ip6_opt_print(o: &mut Out, b: &[u8], mut payload_len: Option<&mut u32>) -> PR
     let mut i = 0;
     while i < len {
         let t = get_u8(b, i)?;
-        let optlen = if t == 0 {
-            1
-        } else if i + 1 < len {
-            get_u8(b, i + 1)? as usize + 2
-        } else {
+        let Some(optlen) = option_len(b, i)? else {
             return Ok(None);
         };
-        if i + optlen > len {
-            return Ok(None);
-        }
         let v = o.vflag > 0;
         match t {
             0 => {
@@ -787,22 +780,27 @@ fn ip6_opt_print(o: &mut Out, b: &[u8], mut payload_len: Option<&mut u32>) -> PR
     Ok(Some(jumbo_ok))
 }
 
+/// Length of the IPv6 option at `i` (Pad1 is one byte), `None` when it runs past `b`.
+fn option_len(b: &[u8], i: usize) -> PResult<Option<usize>> {
+    let len = if get_u8(b, i)? == 0 {
+        1
+    } else if i + 1 < b.len() {
+        get_u8(b, i + 1)? as usize + 2
+    } else {
+        return Ok(None);
+    };
+    Ok((i + len <= b.len()).then_some(len))
+}
+
 /// Sub-options of the home address option; false when one runs past its container.
 fn ip6_sopt_print(o: &mut Out, b: &[u8]) -> PResult<bool> {
     let len = b.len();
     let mut i = 0;
     while i < len {
         let t = get_u8(b, i)?;
-        let optlen = if t == 0 {
-            1
-        } else if i + 1 < len {
-            get_u8(b, i + 1)? as usize + 2
-        } else {
+        let Some(optlen) = option_len(b, i)? else {
             return Ok(false);
         };
-        if i + optlen > len {
-            return Ok(false);
-        }
         match t {
             0 => o.push_str(", pad1"),
             1 => {

@@ -169,17 +169,7 @@ pub struct IcmpRec {
     pub dst: IpAddr,
     pub kind: String,
     pub mtu: Option<u32>,
-    pub about: Option<QuotedRec>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct QuotedRec {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub proto: u8,
-    pub sport: Option<u16>,
-    pub dport: Option<u16>,
-    pub spi: Option<u32>,
+    pub about: Option<Quoted>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -566,14 +556,7 @@ impl Timeline {
             dst: d.ip.dst,
             kind: name.into(),
             mtu,
-            about: q.map(|q| QuotedRec {
-                src: q.src,
-                dst: q.dst,
-                proto: q.proto,
-                sport: q.sport,
-                dport: q.dport,
-                spi: q.spi,
-            }),
+            about: q,
         });
     }
 

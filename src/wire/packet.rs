@@ -67,7 +67,7 @@ pub enum IcmpKind {
 }
 
 /// The header of the packet an ICMP error is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Quoted {
     pub src: IpAddr,
     pub dst: IpAddr,
