@@ -43,6 +43,8 @@ pub struct Inputs {
     pub sides: Vec<Side>,
     /// Files that could not be used, with the reason.
     pub problems: Vec<String>,
+    /// Files in a given folder that are neither captures nor logs (READMEs, notes).
+    pub skipped: Vec<String>,
 }
 
 enum Kind {
@@ -86,7 +88,8 @@ pub fn side_of(path: &Path) -> String {
     }
 }
 
-fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<PathBuf> {
+/// Files named, and files found in named folders (`true`: from a folder).
+fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -97,12 +100,12 @@ fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<PathBuf> {
                         .filter(|p| p.is_file())
                         .collect();
                     v.sort();
-                    out.extend(v);
+                    out.extend(v.into_iter().map(|f| (f, true)));
                 }
                 Err(e) => problems.push(format!("{}: {e}", p.display())),
             }
         } else {
-            out.push(p.clone());
+            out.push((p.clone(), false));
         }
     }
     out
@@ -111,23 +114,28 @@ fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<PathBuf> {
 /// Reads everything. `explicit` maps side names to files (`--side NAME=FILE,FILE`).
 pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limits) -> Inputs {
     let mut inputs = Inputs::default();
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut files: Vec<(String, PathBuf, bool)> = Vec::new();
     for (side, fs) in explicit {
-        for f in expand(fs, &mut inputs.problems) {
-            files.push((side.clone(), f));
+        for (f, in_dir) in expand(fs, &mut inputs.problems) {
+            files.push((side.clone(), f, in_dir));
         }
     }
-    for f in expand(paths, &mut inputs.problems) {
-        files.push((side_of(&f), f));
+    for (f, in_dir) in expand(paths, &mut inputs.problems) {
+        files.push((side_of(&f), f, in_dir));
     }
     let mut logs_pending: Vec<(String, PathBuf)> = Vec::new();
     let mut years: Vec<i32> = Vec::new();
-    for (side, path) in files {
+    for (side, path, in_dir) in files {
         match sniff(&path) {
             Err(e) => inputs.problems.push(format!("{}: {e}", path.display())),
-            Ok(Kind::Neither) => inputs
-                .problems
-                .push(format!("{}: skipped, neither a capture nor an IKE log", path.display())),
+            Ok(Kind::Neither) => {
+                let note = format!("{}: skipped, neither a capture nor an IKE log", path.display());
+                if in_dir {
+                    inputs.skipped.push(note);
+                } else {
+                    inputs.problems.push(note);
+                }
+            }
             Ok(Kind::Log) => logs_pending.push((side, path)),
             Ok(Kind::Capture) => match read_capture(&path, limits) {
                 Ok(c) => {

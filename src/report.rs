@@ -64,6 +64,7 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     clock_offset: Option<f64>,
     problems: &'a [String],
+    skipped: &'a [String],
 }
 
 pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
@@ -150,6 +151,7 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
         esp_flows,
         clock_offset: case.clock_offset,
         problems: &inputs.problems,
+        skipped: &inputs.skipped,
     };
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
