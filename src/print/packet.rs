@@ -84,35 +84,37 @@ impl Printer {
         }
         self.clock.write(&mut line, f.ts);
         out.push_str(&line);
-        let class = classify(f);
-        if class == Class::Other {
-            if let Err(link::LinkError::UnknownLinkType(t)) = link::decode(f.linktype, f.data, f.wire_len) {
-                *self.unknown_link.entry(t).or_insert(0) += 1;
+        // The link layer is decoded once; classification and both printers share it.
+        let l = match link::decode(f.linktype, f.data, f.wire_len) {
+            Ok(l) => l,
+            Err(link::LinkError::Truncated(p)) => {
+                let _ = write!(out, "[|{p}]");
+                return Class::Other;
             }
-            other_line(out, f);
+            Err(link::LinkError::UnknownLinkType(t)) => {
+                *self.unknown_link.entry(t).or_insert(0) += 1;
+                let _ = write!(out, "unsupported link type {t}, length {}", f.wire_len);
+                return Class::Other;
+            }
+        };
+        let class = classify(&l);
+        if class == Class::Other {
+            other_line(out, &l, f.wire_len);
             return class;
         }
-        if self.link_print(out, f).is_err() {
+        if self.link_print(out, &l, f.wire_len).is_err() {
             out.trunc_marker();
         }
         class
     }
 
-    fn link_print(&mut self, o: &mut Out, f: &Frame<'_>) -> PResult {
-        let l = match link::decode(f.linktype, f.data, f.wire_len) {
-            Ok(l) => l,
-            Err(link::LinkError::Truncated(p)) => {
-                o.proto = p;
-                return Err(Trunc);
-            }
-            Err(link::LinkError::UnknownLinkType(_)) => return Ok(()),
-        };
+    fn link_print(&mut self, o: &mut Out, l: &link::Link<'_>, frame_len: u32) -> PResult {
         if let Header::Sll2 { ifindex, pkttype, .. } = l.header {
             // tcpdump names the interface by looking the index up on this machine.
             let _ = write!(o, "{:<5} {:<3} ", interface_name(ifindex), sll_pkttype(pkttype as u16));
         }
         if o.eflag {
-            link_header_print(o, &l, f.wire_len);
+            link_header_print(o, l, frame_len);
         } else if let Header::Ethernet { pppoe: Some(p), .. } = l.header {
             pppoe_print(o, &p);
         }
@@ -1261,10 +1263,7 @@ fn other_proto_text(proto: u8, length: u32) -> String {
 }
 
 /// Decides cheaply whether tcpdump's exact path applies.
-pub fn classify(f: &Frame<'_>) -> Class {
-    let Ok(l) = link::decode(f.linktype, f.data, f.wire_len) else {
-        return Class::Other;
-    };
+pub fn classify(l: &link::Link<'_>) -> Class {
     let b = l.payload;
     let udp_ike = |u: &[u8]| -> bool {
         match (u.get(0..2), u.get(2..4)) {
@@ -1347,20 +1346,9 @@ fn quotes_ipsec(icmp: &[u8], udp_ike: &dyn Fn(&[u8]) -> bool) -> bool {
 }
 
 /// Our own short line for packets outside the IPsec bar.
-fn other_line(o: &mut Out, f: &Frame<'_>) {
-    let l = match link::decode(f.linktype, f.data, f.wire_len) {
-        Ok(l) => l,
-        Err(link::LinkError::Truncated(p)) => {
-            let _ = write!(o, "[|{p}]");
-            return;
-        }
-        Err(link::LinkError::UnknownLinkType(t)) => {
-            let _ = write!(o, "unsupported link type {t}, length {}", f.wire_len);
-            return;
-        }
-    };
+fn other_line(o: &mut Out, l: &link::Link<'_>, frame_len: u32) {
     if o.eflag {
-        link_header_print(o, &l, f.wire_len);
+        link_header_print(o, l, frame_len);
     }
     let b = l.payload;
     match l.net {
@@ -1384,7 +1372,7 @@ fn other_line(o: &mut Out, f: &Frame<'_>) {
             } else {
                 "Unknown"
             };
-            let _ = write!(o, "ethertype {name} (0x{t:04x}), length {}", f.wire_len);
+            let _ = write!(o, "ethertype {name} (0x{t:04x}), length {}", frame_len);
         }
     }
 }
