@@ -313,13 +313,18 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
     }
 }
 
+/// The other gateway's index when there are two (callers check that there are).
+fn peer_of(gi: usize) -> usize {
+    1 - gi.min(1)
+}
+
 fn sender_of(gws: &[Gw<'_>], capt: usize, m: &IkeMsg) -> Option<usize> {
     if gws[capt].owns(m.src.ip()) {
         return Some(capt);
     }
     if gws[capt].owns(m.dst.ip()) {
         // Sent to us: by the other gateway if there is exactly one.
-        return (gws.len() == 2).then_some(1 - capt);
+        return (gws.len() == 2).then_some(peer_of(capt));
     }
     None
 }
@@ -346,7 +351,7 @@ fn match_ike(gws: &[Gw<'_>]) -> (Vec<MsgPath>, Vec<Vec<IpAddr>>) {
                 continue;
             }
             let mut arrived = None;
-            let t = 1 - gi.min(1);
+            let t = peer_of(gi);
             if two && gws[t].ext.is_some() {
                 if let Some(q) = pending[t].get_mut(&m.digest) {
                     // Only messages the receiver did not send itself.
@@ -371,7 +376,7 @@ fn match_ike(gws: &[Gw<'_>]) -> (Vec<MsgPath>, Vec<Vec<IpAddr>>) {
         let m = &gws[gi].ike()[i];
         // With nothing known of the peer's addresses, every destination may be it.
         let known = !peer_view[gi].is_empty();
-        let to = (two && (arrived.is_some() || !known || peer_view[gi].contains(&m.dst.ip()))).then_some(1 - gi.min(1));
+        let to = (two && (arrived.is_some() || !known || peer_view[gi].contains(&m.dst.ip()))).then_some(peer_of(gi));
         paths.push(MsgPath {
             from: Some(gi),
             to,
@@ -464,7 +469,7 @@ fn match_esp<'a>(gws: &[Gw<'a>], peer_view: &[Vec<IpAddr>]) -> Vec<EspPath<'a>> 
             if !g.owns(f.key.src) {
                 continue;
             }
-            let peer = two.then_some(1 - gi.min(1));
+            let peer = two.then_some(peer_of(gi));
             let arrived = peer.and_then(|t| {
                 let ttl = gws[t].ext.map(|c| &c.timeline)?;
                 let j = ttl
@@ -492,8 +497,7 @@ fn match_esp<'a>(gws: &[Gw<'a>], peer_view: &[Vec<IpAddr>]) -> Vec<EspPath<'a>> 
             if g.owns(f.key.src) || used[gi][j] {
                 continue;
             }
-            let from =
-                (two && (peer_view[gi].is_empty() || peer_view[gi].contains(&f.key.src))).then_some(1 - gi.min(1));
+            let from = (two && (peer_view[gi].is_empty() || peer_view[gi].contains(&f.key.src))).then_some(peer_of(gi));
             out.push(EspPath {
                 spi: f.key.spi,
                 from,

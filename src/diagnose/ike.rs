@@ -155,13 +155,6 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         };
         groups.entry(m.ispi).or_default().push(v);
     }
-    a.initiator = case.msgs.iter().find_map(|p| {
-        let r = p.sent.or(p.arrived)?;
-        let m = msg(case, r);
-        (m.rspi == [0; 8] && from_initiator(m, r.gw, &init_addrs))
-            .then_some(p.from)
-            .flatten()
-    });
     observe(case, &mut a);
     let log_cause = log_cause(case);
     if groups.is_empty() {
@@ -239,14 +232,11 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         }
     }
     steps.sort_by_key(|(s, _)| *s);
-    // The initiator of this SA (the global guess may be about another one).
-    if let Some(f) = vs
+    // The gateway that sent this SA's first message.
+    a.initiator = vs
         .iter()
         .find(|v| v.from_initiator && v.m.rspi == [0; 8])
-        .and_then(|v| v.path.from)
-    {
-        a.initiator = Some(f);
-    }
+        .and_then(|v| v.path.from);
     a.natt = vs.iter().any(|v| v.m.natt);
     let v1 = vs.iter().any(|v| v.m.major == 1);
     a.ike_up = steps.iter().any(|(s, st)| *s >= Step::Auth && !st.responses.is_empty())
