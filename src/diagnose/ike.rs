@@ -451,52 +451,75 @@ fn log_ev_any(case: &Case<'_>, f: impl Fn(&EventKind) -> bool + Copy) -> Option<
     case.gws.iter().find_map(|g| log_ev(g, f))
 }
 
-/// Whether a log line can be about the captured negotiation: inside the captures' time span
-/// (when the log's clock overlaps it at all; a log in another time zone is taken whole), and
-/// not about a connection that only ever talked to someone else.
-fn relevant(case: &Case<'_>, l: &crate::logs::LogFile, e: &crate::logs::LogEvent) -> bool {
-    let (mut start, mut end) = (f64::MAX, f64::MIN);
-    for g in &case.gws {
-        for c in g.captures {
+/// Which log lines can be about the captured negotiation, worked out once per log: inside
+/// the captures' time span (when the log's clock overlaps it at all; a log in another time
+/// zone is taken whole), and not about a connection that only ever talked to someone else.
+struct LogScope<'a> {
+    /// The captures' time span, widened by a margin.
+    window: Option<(f64, f64)>,
+    /// Per log file name: does it overlap the window, and the connections named next to one
+    /// of the gateways' addresses.
+    logs: HashMap<&'a str, (bool, Vec<&'a str>)>,
+}
+
+impl<'a> LogScope<'a> {
+    fn new(case: &'a Case<'_>) -> LogScope<'a> {
+        const MARGIN: f64 = 120.0;
+        let (mut start, mut end) = (f64::MAX, f64::MIN);
+        for c in case.gws.iter().flat_map(|g| g.captures.iter()) {
             if let (Some(a), Some(b)) = (c.timeline.first_time, c.timeline.last_time) {
                 start = start.min(a);
                 end = end.max(b);
             }
         }
-    }
-    const MARGIN: f64 = 120.0;
-    if start <= end {
-        let inside = |t: f64| t >= start - MARGIN && t <= end + MARGIN;
-        let overlaps = l
-            .events
+        let window = (start <= end).then_some((start - MARGIN, end + MARGIN));
+        let ours: Vec<String> = case
+            .gws
             .iter()
-            .any(|x| x.time.as_ref().and_then(|t| t.epoch).is_some_and(inside));
-        if overlaps && e.time.as_ref().and_then(|t| t.epoch).is_some_and(|t| !inside(t)) {
-            return false;
+            .flat_map(|g| g.addrs.iter().map(|a| a.to_string()))
+            .collect();
+        let mut logs = HashMap::new();
+        for l in case.gws.iter().flat_map(|g| g.logs.iter()) {
+            let overlaps = window.is_some_and(|w| l.events.iter().any(|x| epoch(x).is_some_and(|t| inside(w, t))));
+            let conns = l
+                .events
+                .iter()
+                .filter(|x| ours.iter().any(|a| x.text.contains(a.as_str())))
+                .filter_map(|x| x.conn.as_deref())
+                .collect();
+            logs.insert(l.name.as_str(), (overlaps, conns));
+        }
+        LogScope { window, logs }
+    }
+
+    fn relevant(&self, l: &crate::logs::LogFile, e: &crate::logs::LogEvent) -> bool {
+        let Some((overlaps, conns)) = self.logs.get(l.name.as_str()) else {
+            return true;
+        };
+        if let (true, Some(w), Some(t)) = (*overlaps, self.window, epoch(e)) {
+            if !inside(w, t) {
+                return false;
+            }
+        }
+        match e.conn.as_deref() {
+            Some(c) if !conns.is_empty() => conns.contains(&c),
+            _ => true,
         }
     }
-    // Connections named next to a gateway address we know are this tunnel's; a line of another
-    // named connection is someone else's.
-    let ours: Vec<String> = case
-        .gws
-        .iter()
-        .flat_map(|g| g.addrs.iter().map(|a| a.to_string()))
-        .collect();
-    let conns: Vec<&str> = l
-        .events
-        .iter()
-        .filter(|x| ours.iter().any(|a| x.text.contains(a.as_str())))
-        .filter_map(|x| x.conn.as_deref())
-        .collect();
-    match e.conn.as_deref() {
-        Some(c) if !conns.is_empty() => conns.contains(&c),
-        _ => true,
-    }
+}
+
+fn epoch(e: &crate::logs::LogEvent) -> Option<f64> {
+    e.time.as_ref().and_then(|t| t.epoch)
+}
+
+fn inside((start, end): (f64, f64), t: f64) -> bool {
+    t >= start && t <= end
 }
 
 /// The most telling failure named by any log, mapped to its cause.
 fn log_cause(case: &Case<'_>) -> Option<Finding> {
     use EventKind as K;
+    let scope = LogScope::new(case);
     type Rule = (
         &'static str,
         &'static str,
@@ -541,7 +564,7 @@ fn log_cause(case: &Case<'_>) -> Option<Finding> {
             continue;
         }
         for g in &case.gws {
-            let hit = g.events().find(|(l, e)| f(&e.kind) && relevant(case, l, e));
+            let hit = g.events().find(|(l, e)| f(&e.kind) && scope.relevant(l, e));
             if let Some(ev) = hit.map(|(l, e)| super::log_evidence(l, e)) {
                 let mut fi = Finding::new(sit, cause, 0.9, format!("{summary} (log of {})", g.name))
                     .with(Some(ev))
