@@ -1265,30 +1265,9 @@ fn other_proto_text(proto: u8, length: u32) -> String {
 /// Decides cheaply whether tcpdump's exact path applies.
 pub fn classify(l: &link::Link<'_>) -> Class {
     let b = l.payload;
-    let udp_ike = |u: &[u8]| -> bool {
-        match (u.get(0..2), u.get(2..4)) {
-            (Some(s), Some(d)) => {
-                ike_port(u16::from_be_bytes([s[0], s[1]]), u16::from_be_bytes([d[0], d[1]])).is_some()
-            }
-            _ => false,
-        }
-    };
+    let ipsec = |yes: bool| if yes { Class::Ipsec } else { Class::Other };
     match l.net {
-        Net::Ipv4 => {
-            if b.len() < 20 || b[0] >> 4 != 4 {
-                return Class::Other;
-            }
-            let off = u16::from_be_bytes([b[6], b[7]]) & 0x1fff;
-            let hlen = (b[0] & 0xf) as usize * 4;
-            match (off, b[9]) {
-                (o, _) if o != 0 => Class::Ipsec,
-                (_, 50 | 51) => Class::Ipsec,
-                (_, 17) if udp_ike(b.get(hlen..).unwrap_or(&[])) => Class::Ipsec,
-                // An ICMP error about an IPsec packet: tcpdump prints the quoted packet at -v.
-                (_, 1) if quotes_ipsec(b.get(hlen..).unwrap_or(&[]), &udp_ike) => Class::Ipsec,
-                _ => Class::Other,
-            }
-        }
+        Net::Ipv4 => ipsec(ipv4_is_ipsec(b, true)),
         Net::Ipv6 => {
             if b.len() < 40 || b[0] >> 4 != 6 {
                 return Class::Other;
@@ -1331,18 +1310,30 @@ pub fn classify(l: &link::Link<'_>) -> Class {
     }
 }
 
-/// ICMPv4 unreachable / time exceeded / parameter problem quoting an IKE, ESP or AH packet.
-fn quotes_ipsec(icmp: &[u8], udp_ike: &dyn Fn(&[u8]) -> bool) -> bool {
-    if !matches!(icmp.first(), Some(3 | 11 | 12)) {
+/// UDP on a port tcpdump hands to its ISAKMP printers.
+fn udp_ike(u: &[u8]) -> bool {
+    match (u.get(0..2), u.get(2..4)) {
+        (Some(s), Some(d)) => ike_port(u16::from_be_bytes([s[0], s[1]]), u16::from_be_bytes([d[0], d[1]])).is_some(),
+        _ => false,
+    }
+}
+
+/// An IPv4 packet under the IPsec bar: a non-first fragment, ESP, AH, UDP to an IKE port, or
+/// (when `quoting`) an ICMP unreachable / time exceeded / parameter problem quoting one of those
+/// (tcpdump prints the quoted packet at `-v`).
+fn ipv4_is_ipsec(b: &[u8], quoting: bool) -> bool {
+    if b.len() < 20 || b[0] >> 4 != 4 {
         return false;
     }
-    let Some(inner) = icmp.get(8..) else { return false };
-    if inner.len() < 20 || inner[0] >> 4 != 4 {
-        return false;
+    let off = u16::from_be_bytes([b[6], b[7]]) & 0x1fff;
+    let l4 = b.get((b[0] & 0xf) as usize * 4..).unwrap_or(&[]);
+    match b[9] {
+        _ if off != 0 => true,
+        50 | 51 => true,
+        17 => udp_ike(l4),
+        1 if quoting => matches!(l4.first(), Some(3 | 11 | 12)) && ipv4_is_ipsec(l4.get(8..).unwrap_or(&[]), false),
+        _ => false,
     }
-    let hl = (inner[0] & 0xf) as usize * 4;
-    let off = u16::from_be_bytes([inner[6], inner[7]]) & 0x1fff;
-    off != 0 || matches!(inner[9], 50 | 51) || (inner[9] == 17 && udp_ike(inner.get(hl..).unwrap_or(&[])))
 }
 
 /// Our own short line for packets outside the IPsec bar.
