@@ -204,9 +204,9 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
         let head = if f.cause == "healthy" {
             st.paint("32;1", "healthy")
         } else if f.is_problem() {
-            st.paint("31;1", &format!("situation {}: {}", f.situation, f.cause))
+            st.paint("31;1", &format!("situation {}: {}", f.situation(), f.cause))
         } else {
-            st.paint("36", f.cause)
+            st.paint("36", f.cause.id())
         };
         if i == 0 || f.is_problem() {
             let _ = writeln!(out, "{head}  (confidence {:.0}%)", f.confidence * 100.0);

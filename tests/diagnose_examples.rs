@@ -75,10 +75,10 @@ fn every_example_names_its_cause() {
         let got = packets[0].cause;
         if NEEDS_LOGS.contains(&expected.as_str()) {
             needed_logs.push(name.clone());
-            if packets[0].situation != situation && !(expected == "healthy" && got == "healthy") {
+            if packets[0].situation() != situation && !(expected == "healthy" && got == "healthy") {
                 failures.push(format!(
                     "{name} (captures only): expected situation {situation}, got {} {got}",
-                    packets[0].situation
+                    packets[0].situation()
                 ));
             }
         } else if got != expected {
@@ -114,7 +114,7 @@ fn one_capture_alone_is_usable_and_hedged() {
         panic!("no ike-blocked-on-path example")
     };
     let f = diagnose_files(&[dir.join("sg1.pcap")]);
-    assert_eq!(f[0].situation, "A");
+    assert_eq!(f[0].situation(), "A");
     assert!(
         f[0].confidence < 0.6,
         "one capture should not be certain: {}",
@@ -138,7 +138,7 @@ fn logs_alone_name_the_situation() {
             .collect();
         logs.sort();
         let f = diagnose_files(&logs);
-        let got = f[0].situation;
+        let got = f[0].situation();
         let ok = match situation.as_str() {
             "A" | "B" | "C" => got == situation,
             _ => got == "-" || got == "D",

@@ -1,7 +1,7 @@
 //! Situation D: the SAs are up but traffic does not flow.
 
 use super::ike::IkeAnalysis;
-use super::{fmt_time, log_ev, Evidence, Finding};
+use super::{fmt_time, log_ev, Cause, Evidence, Finding};
 use crate::correlate::{Case, EspPath};
 use crate::logs::EventKind;
 use crate::track::EspFlow;
@@ -87,8 +87,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             let r = case.rewrites[0];
             return Some(
                 Finding::new(
-                    "D",
-                    "nat-not-detected",
+                    Cause::NatNotDetected,
                     0.85,
                     format!(
                         "a NAT rewrites {} to {} on the path, yet ESP is sent as plain IP protocol 50, which the NAT cannot carry",
@@ -114,8 +113,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             // Whether IKE_AUTH set up the child SA is inside the encryption.
             return Some(
                 Finding::new(
-                    "C",
-                    "child-proposal-mismatch",
+                    Cause::ChildProposalMismatch,
                     0.3,
                     "IKE_AUTH was answered but no ESP follows: either the child SA was refused inside the encrypted reply (situation C) or it is up and no traffic is sent (situation D)",
                 )
@@ -129,8 +127,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             })
         });
         let mut f = Finding::new(
-            "D",
-            "no-traffic-sent",
+            Cause::NoTrafficSent,
             match (ike.child_up, captured) {
                 (true, 2..) => 0.75,
                 (true, _) => 0.55,
@@ -162,8 +159,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                     .enumerate()
                     .find_map(|(gi, g)| g.tl()?.icmp.iter().find(|i| i.mtu.is_some()).map(|i| (gi, i)));
                 let mut f = Finding::new(
-                    "D",
-                    "mtu-blackhole",
+                    Cause::MtuBlackhole,
                     0.8,
                     format!(
                         "small ESP packets arrive but {n} large ones (up to {} bytes) never do; the largest that arrived was {biggest} bytes: a path MTU black hole",
@@ -204,8 +200,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                     format!("the SAs are up, {what} leaves {} and never arrives; no ESP gets through in any direction (the other direction carried no traffic)", l.from.map(|g| case.gws[g].name).unwrap_or("?"))
                 };
                 let mut f = Finding::new(
-                    "D",
-                    "esp-blocked",
+                    Cause::EspBlocked,
                     if dirs_lost.len() >= 2 { 0.85 } else { 0.65 },
                     summary,
                 );
@@ -226,8 +221,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             let from = l.from.map(|g| case.gws[g].name).unwrap_or("?");
             let to = l.to.map(|g| case.gws[g].name).unwrap_or("?");
             let mut f = Finding::new(
-                "D",
-                "esp-one-way",
+                Cause::EspOneWay,
                 0.85,
                 format!("ESP flows one way only: SPI 0x{:08x} leaves {from} and never arrives at {to}, while the other direction passes", s.key.spi),
             )
@@ -259,8 +253,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                 let r = p.arrived?;
                 return Some(
                     Finding::new(
-                        "D",
-                        "esp-one-way",
+                        Cause::EspOneWay,
                         0.5,
                         format!(
                             "ESP reaches {} (SPI 0x{:08x}) but {} sends none back: the replies are not sent, or the decrypted traffic never reached the host behind it",
@@ -282,8 +275,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         let s = out[0].sent?;
         return Some(
             Finding::new(
-                "D",
-                "esp-one-way",
+                Cause::EspOneWay,
                 0.45,
                 format!("{} sends ESP (SPI 0x{:08x}) but receives none back; from one capture, ESP lost on the way out cannot be told from replies lost on the way back (esp-blocked)", case.gws[gw].name, s.key.spi),
             )
@@ -295,8 +287,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         let r = inc[0].arrived?;
         return Some(
             Finding::new(
-                "D",
-                "esp-one-way",
+                Cause::EspOneWay,
                 0.45,
                 format!("{} receives ESP (SPI 0x{:08x}) but sends none back", case.gws[gw].name, r.key.spi),
             )
@@ -376,8 +367,7 @@ fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
             let r = arrived[0].arrived?;
             return Some(
                 Finding::new(
-                    "D",
-                    "decrypted-not-forwarded",
+                    Cause::DecryptedNotForwarded,
                     0.75,
                     format!("ESP arrives at {} but nothing leaves its internal interface: the decrypted traffic is dropped there", g.name),
                 )

@@ -1,6 +1,7 @@
 //! Situations A, B and C: how far the IKE negotiation got, and why it stopped there.
 
-use super::{fmt_time, log_ev, msg_evidence, Evidence, Finding};
+use super::logs::{log_cause, log_ev_any, log_progress};
+use super::{fmt_time, log_ev, msg_evidence, Cause, Evidence, Finding};
 use crate::correlate::{Case, MsgPath, MsgRef};
 use crate::logs::EventKind;
 use crate::track::IkeMsg;
@@ -274,8 +275,7 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         if let Some(r) = refusal {
             if !a.ike_up {
                 let f = Finding::new(
-                    "A",
-                    "ike-proposal-rejected",
+                    Cause::IkeProposalRejected,
                     0.9,
                     "the responder refused the initiator's IKE proposals (phase 1 / IKE_SA_INIT)",
                 )
@@ -321,12 +321,12 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     // AUTHENTICATION_FAILED and TS_UNACCEPTABLE inside encrypted replies).
     let last_step = steps.iter().map(|(s, _)| *s).max().unwrap_or(Step::First);
     if let Some(f) = log_cause {
-        let is_p1 = matches!(f.cause, "ike-proposal-rejected");
+        let is_p1 = f.cause == Cause::IkeProposalRejected;
         let consistent = match last_step {
-            Step::First | Step::Second => is_p1 || f.situation == "B",
+            Step::First | Step::Second => is_p1 || f.situation() == "B",
             Step::Auth | Step::Child => !is_p1,
         };
-        if consistent && !(a.child_up && f.situation != "C" && f.situation != "D") {
+        if consistent && !(a.child_up && f.situation() != "C" && f.situation() != "D") {
             a.problem = Some(f);
             return a;
         }
@@ -334,8 +334,7 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     if last_step < Step::Auth {
         // Stopped after an answered first exchange, no third message sent at all.
         let f = Finding::new(
-            "B",
-            "auth-failed",
+            Cause::AuthFailed,
             0.3,
             "the first exchanges completed but the initiator never sent the third (authentication) message",
         )
@@ -365,8 +364,7 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
                 .find(|r| r.m.exchange == ex::CREATE_CHILD_SA && bare_notify(r.m))
             {
                 let f = Finding::new(
-                    "C",
-                    "child-proposal-mismatch",
+                    Cause::ChildProposalMismatch,
                     0.55,
                     format!(
                         "a CREATE_CHILD_SA request (new child SA or rekey) was answered with only an encrypted notify ({} bytes): the responder refused it, typically a proposal or PFS group mismatch (or traffic selectors)",
@@ -421,8 +419,7 @@ fn auth_reply_by_size(case: &Case<'_>, st: &StepState<'_>) -> Option<Finding> {
     if bare_notify(resp.m) && rl == resp.m.length as u64 {
         return Some(
             Finding::new(
-                "B",
-                "auth-failed",
+                Cause::AuthFailed,
                 0.6,
                 format!("the IKE_AUTH reply is only {rl} bytes: room for one encrypted notify, the AUTHENTICATION_FAILED of a refused authentication (PSK, signature or peer ID)"),
             )
@@ -434,8 +431,7 @@ fn auth_reply_by_size(case: &Case<'_>, st: &StepState<'_>) -> Option<Finding> {
     if rl * 10 < ql * 6 {
         return Some(
             Finding::new(
-                "C",
-                "child-proposal-mismatch",
+                Cause::ChildProposalMismatch,
                 0.35,
                 format!("the IKE_AUTH reply ({rl} bytes) is much smaller than the request ({ql} bytes): the IKE SA is up but the reply carries no child SA; from packets alone a proposal, PFS, subnet or kernel failure cannot be told apart"),
             )
@@ -445,216 +441,6 @@ fn auth_reply_by_size(case: &Case<'_>, st: &StepState<'_>) -> Option<Finding> {
         );
     }
     None
-}
-
-fn log_ev_any(case: &Case<'_>, f: impl Fn(&EventKind) -> bool + Copy) -> Option<Evidence> {
-    case.gws.iter().find_map(|g| log_ev(g, f))
-}
-
-/// Which log lines can be about the captured negotiation, worked out once per log: inside
-/// the captures' time span (when the log's clock overlaps it at all; a log in another time
-/// zone is taken whole), and not about a connection that only ever talked to someone else.
-struct LogScope<'a> {
-    /// The captures' time span, widened by a margin.
-    window: Option<(f64, f64)>,
-    /// Per log file name: does it overlap the window, and the connections named next to one
-    /// of the gateways' addresses.
-    logs: HashMap<&'a str, (bool, Vec<&'a str>)>,
-}
-
-impl<'a> LogScope<'a> {
-    fn new(case: &'a Case<'_>) -> LogScope<'a> {
-        const MARGIN: f64 = 120.0;
-        let (mut start, mut end) = (f64::MAX, f64::MIN);
-        for c in case.gws.iter().flat_map(|g| g.captures.iter()) {
-            if let (Some(a), Some(b)) = (c.timeline.first_time, c.timeline.last_time) {
-                start = start.min(a);
-                end = end.max(b);
-            }
-        }
-        let window = (start <= end).then_some((start - MARGIN, end + MARGIN));
-        let ours: Vec<String> = case
-            .gws
-            .iter()
-            .flat_map(|g| g.addrs.iter().map(|a| a.to_string()))
-            .collect();
-        let mut logs = HashMap::new();
-        for l in case.gws.iter().flat_map(|g| g.logs.iter()) {
-            let overlaps = window.is_some_and(|w| l.events.iter().any(|x| epoch(x).is_some_and(|t| inside(w, t))));
-            let conns = l
-                .events
-                .iter()
-                .filter(|x| ours.iter().any(|a| x.text.contains(a.as_str())))
-                .filter_map(|x| x.conn.as_deref())
-                .collect();
-            logs.insert(l.name.as_str(), (overlaps, conns));
-        }
-        LogScope { window, logs }
-    }
-
-    fn relevant(&self, l: &crate::logs::LogFile, e: &crate::logs::LogEvent) -> bool {
-        let Some((overlaps, conns)) = self.logs.get(l.name.as_str()) else {
-            return true;
-        };
-        if let (true, Some(w), Some(t)) = (*overlaps, self.window, epoch(e)) {
-            if !inside(w, t) {
-                return false;
-            }
-        }
-        match e.conn.as_deref() {
-            Some(c) if !conns.is_empty() => conns.contains(&c),
-            _ => true,
-        }
-    }
-}
-
-fn epoch(e: &crate::logs::LogEvent) -> Option<f64> {
-    e.time.as_ref().and_then(|t| t.epoch)
-}
-
-fn inside((start, end): (f64, f64), t: f64) -> bool {
-    t >= start && t <= end
-}
-
-/// The most telling failure named by any log, mapped to its cause.
-fn log_cause(case: &Case<'_>) -> Option<Finding> {
-    use EventKind as K;
-    let scope = LogScope::new(case);
-    type Rule = (
-        &'static str,
-        &'static str,
-        fn(&EventKind) -> bool,
-        &'static str,
-        &'static str,
-    );
-    let rules: [Rule; 8] = [
-        ("C", "child-sa-install-failed", |k| matches!(k, K::KernelInstallFailed { .. }),
-            "the negotiation succeeded but the kernel refused to install the IPsec SA",
-            "check the kernel's IPsec support (esp4/esp6, xfrm modules: `modprobe esp4`), and the log lines around the netlink error"),
-        ("B", "id-mismatch", |k| matches!(k, K::IdMismatch { .. } | K::NoConnectionKnown { phase: Some(1) }),
-            "the peer's ID does not match what the responder expects",
-            "make leftid/rightid (local_id/remote_id) agree: what one end sends must be what the other expects"),
-        ("B", "auth-failed", |k| matches!(k, K::AuthFailed { .. } | K::SecretMissing),
-            "authentication failed at the third exchange: the pre-shared keys or signatures do not match",
-            "make the PSK identical on both ends (ipsec.secrets / secrets section), or check the certificates and the rightid/leftid they must match"),
-        ("A", "ike-proposal-rejected", |k| matches!(k, K::NoProposalChosen { phase: Some(1), .. } | K::InvalidKe { .. }),
-            "the IKE (phase 1) proposals of the two ends have nothing in common",
-            "align ike= / ike_proposals (cipher, integrity, PRF, DH group) on both ends"),
-        ("C", "child-proposal-mismatch", |k| matches!(k, K::NoProposalChosen { phase: Some(2), .. } | K::PfsMismatch),
-            "the IPsec (phase 2 / child SA) proposals do not match: ESP algorithms or PFS group",
-            "align esp= / esp_proposals, including the PFS DH group (pfs=yes/no) on both ends"),
-        ("C", "traffic-selector-mismatch", |k| matches!(k, K::TsUnacceptable { .. } | K::InvalidIdInformation { .. } | K::NoConnectionKnown { phase: Some(2) }),
-            "the subnets (traffic selectors) of the two ends do not match",
-            "make leftsubnet/rightsubnet (local_ts/remote_ts) mirror each other exactly"),
-        ("B", "id-mismatch", |k| matches!(k, K::NoConnectionKnown { phase: None }),
-            "the responder has no connection for this peer",
-            "check that the responder has a conn for the initiator's address and ID"),
-        ("C", "child-proposal-mismatch", |k| matches!(k, K::NoProposalChosen { phase: None, .. } | K::ChildSaFailed),
-            "a proposal was refused",
-            "compare the ike= and esp= proposals of both ends; the log names the refused one"),
-    ];
-    // Phase 1 came up at least once: a "phase 1" refusal in the logs is then about something else
-    // (IKEv1 informational notifies carry no phase).
-    let p1_up = case
-        .gws
-        .iter()
-        .any(|g| log_ev(g, |k| matches!(k, K::IkeSaEstablished { .. })).is_some());
-    for (sit, cause, f, summary, advice) in rules {
-        if cause == "ike-proposal-rejected" && p1_up {
-            continue;
-        }
-        for g in &case.gws {
-            let hit = g.events().find(|(l, e)| f(&e.kind) && scope.relevant(l, e));
-            if let Some(ev) = hit.map(|(l, e)| super::log_evidence(l, e)) {
-                let mut fi = Finding::new(sit, cause, 0.9, format!("{summary} (log of {})", g.name))
-                    .with(Some(ev))
-                    .advise(advice);
-                if cause == "auth-failed" {
-                    fi = fi.advise("the write-up: with a PSK the responder fails to decrypt MI3 and logs it; with RSA keys check leftrsasigkey/rightrsasigkey");
-                }
-                return Some(fi);
-            }
-        }
-    }
-    None
-}
-
-/// Without packets: how far the logs say the negotiation got (the write-up reads `ipsec auto
-/// --up` this way: only STATE_MAIN_I1 is situation A, stuck at MI3 is B, quick mode is C).
-fn log_progress(case: &Case<'_>) -> Option<Finding> {
-    use crate::logs::Exchange as X;
-    use EventKind as K;
-    for g in &case.gws {
-        if let Some(ev) = log_ev(g, |k| {
-            matches!(
-                k,
-                K::NetworkError {
-                    icmp_type: Some(3),
-                    icmp_code: Some(3),
-                    ..
-                }
-            )
-        }) {
-            return Some(
-                Finding::new(
-                    "A",
-                    "responder-not-listening",
-                    0.8,
-                    format!(
-                        "{}'s log reports ICMP port unreachable from the peer: no IKE daemon listens there",
-                        g.name
-                    ),
-                )
-                .with(Some(ev))
-                .advise("start the IKE daemon on the responder and check it listens on UDP 500 and 4500"),
-            );
-        }
-    }
-    let mut stuck: Option<(u8, Evidence, &str)> = None;
-    for g in &case.gws {
-        for (l, e) in g.events() {
-            let (state, exchange, step) = match &e.kind {
-                K::GaveUp {
-                    state, exchange, step, ..
-                }
-                | K::Retransmit {
-                    state, exchange, step, ..
-                } => (state, exchange, step),
-                _ => continue,
-            };
-            let st = state.as_deref().unwrap_or("");
-            let stage = match (exchange, step) {
-                (Some(X::QuickMode | X::CreateChildSa), _) => 3,
-                (Some(X::IkeAuth | X::IkeIntermediate), _) | (Some(X::MainMode), Some(3)) => 2,
-                (Some(X::MainMode | X::AggressiveMode | X::IkeSaInit), _) => 1,
-                _ if st.contains("QUICK") => 3,
-                _ if st.contains("MAIN_I3") || st.contains("PARENT_I2") || st.contains("IKE_AUTH") => 2,
-                _ if st.contains("_I1") || st.contains("MAIN_I2") => 1,
-                _ => continue,
-            };
-            if stuck.as_ref().is_none_or(|(s, _, _)| stage > *s) {
-                stuck = Some((stage, super::log_evidence(l, e), g.name));
-            }
-        }
-    }
-    let (stage, ev, name) = stuck?;
-    let f = match stage {
-        1 => Finding::new("A", "ike-blocked-on-path", 0.4, format!("{name}'s log shows the first IKE message retransmitted and never answered (situation A)"))
-            .advise("capture on both gateways (tcpdump -i eth1 -n -p udp port 500 or udp port 4500): a message that never arrives is blocked on the path (A2); one that arrives unanswered is filtered at the responder or its daemon is not running (A1)"),
-        2 if case.gws.iter().any(|g| {
-            log_ev(g, |k| matches!(k, K::NatDetected { local_behind: Some(true), forced: false, .. } | K::NatDetected { peer_behind: Some(true), forced: false, .. })).is_some()
-        }) =>
-        {
-            Finding::new("B", "natt-port-4500-blocked", 0.45, format!("{name}'s log shows NAT detected and the third exchange, now on UDP 4500, retransmitted and never answered (situation B)"))
-                .advise("capture on both gateways: if the UDP 4500 packets leave and never arrive, port 4500 is blocked; the rules must accept UDP 4500 from any source port")
-                .advise("if they arrive, read the responder's log for an authentication failure")
-        }
-        2 => Finding::new("B", "auth-failed", 0.45, format!("{name}'s log shows the third exchange (MI3 / IKE_AUTH) retransmitted and never answered (situation B)"))
-            .advise("read the responder's log: an authentication failure is logged there; if it logs nothing, capture both ends to look for dropped fragments or a blocked UDP 4500"),
-        _ => Finding::new("C", "child-proposal-mismatch", 0.35, format!("{name}'s log shows the IPsec SA negotiation (quick mode / CREATE_CHILD_SA) retransmitted and never answered (situation C)"))
-            .advise("read the responder's log: it names the refused proposal or traffic selectors"),
-    };
-    Some(f.with(Some(ev)))
 }
 
 fn icmp_unreachable<'a>(case: &'a Case<'_>, req: &View<'_>) -> Option<(usize, &'a crate::track::IcmpRec)> {
@@ -702,7 +488,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
     let responder = req.path.to;
     let responder_captured = responder.is_some_and(|r| case.gws[r].ext.is_some());
     if let Some((gi, icmp)) = icmp_unreachable(case, &req) {
-        return Finding::new("A", "responder-not-listening", 0.9, "the responder's host answers the IKE packets with ICMP port unreachable: no IKE daemon is listening")
+        return Finding::new(Cause::ResponderNotListening, 0.9, "the responder's host answers the IKE packets with ICMP port unreachable: no IKE daemon is listening")
             .with(first_ev)
             .with(icmp_evidence(case, gi, icmp))
             .advise("start the IKE daemon on the responder (`ipsec start` / `systemctl start ipsec` or strongswan) and check it listens on UDP 500 and 4500 (`ss -uln`)");
@@ -710,7 +496,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
     if answered {
         // The responder answered, the answers did not come back.
         let resp = st.responses[0];
-        let f = Finding::new("A", "ike-replies-lost", 0.85, "the responder answers, but its answers never reach the initiator")
+        let f = Finding::new(Cause::IkeRepliesLost, 0.85, "the responder answers, but its answers never reach the initiator")
             .with(first_ev)
             .with(msg_evidence(case, resp.at(), "answer sent by the responder"))
             .advise("something between the gateways drops UDP 500/4500 from the responder to the initiator: check firewalls and NAT on the return path")
@@ -723,8 +509,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
     if responder_captured {
         if arrived.is_empty() {
             return Finding::new(
-                "A",
-                "ike-blocked-on-path",
+                Cause::IkeBlockedOnPath,
                 0.9,
                 format!("the first IKE message left the initiator {sent_count} time(s) and never arrived at the responder (A2)"),
             )
@@ -748,8 +533,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
         );
         if daemon_logged && daemon_saw {
             return Finding::new(
-                "A",
-                "ike-proposal-rejected",
+                Cause::IkeProposalRejected,
                 0.5,
                 "the responder's daemon received the first message but did not answer it",
             )
@@ -763,8 +547,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
         .is_some();
         let conf = if daemon_logged && daemon_running { 0.85 } else { 0.6 };
         let mut f = Finding::new(
-            "A",
-            "ike-filtered-at-responder",
+            Cause::IkeFilteredAtResponder,
             conf,
             "the first IKE message arrives at the responder but nothing answers it and the daemon does not log it (A1): a firewall on the responder",
         )
@@ -779,8 +562,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
     }
     // Only the initiator's view.
     let mut f = Finding::new(
-        "A",
-        "ike-blocked-on-path",
+        Cause::IkeBlockedOnPath,
         0.45,
         format!("the first IKE message left the initiator {sent_count} time(s) and was never answered"),
     )
@@ -844,7 +626,7 @@ fn situation_b(
     let req_ev = msg_evidence(case, req.at(), &format!("{what} sent"));
     if let Some(f) = log_cause
         .as_ref()
-        .filter(|f| matches!(f.cause, "auth-failed" | "id-mismatch"))
+        .filter(|f| matches!(f.cause, Cause::AuthFailed | Cause::IdMismatch))
     {
         let mut f = f.clone();
         f.evidence
@@ -856,8 +638,7 @@ fn situation_b(
     for v in &st.requests {
         if let Some((n, lost, ev)) = fragment_loss(case, v) {
             let mut f = Finding::new(
-                "B",
-                "ike-fragments-dropped",
+                Cause::IkeFragmentsDropped,
                 0.9,
                 format!(
                     "{what} is larger than the path MTU and went out in {n} IP fragments; {lost} of them never arrived"
@@ -878,19 +659,18 @@ fn situation_b(
     let fragmented = st.requests.iter().any(|v| v.m.ip_fragmented);
     if responder_captured && !arrived && !answered {
         if natt {
-            return Finding::new("B", "natt-port-4500-blocked", 0.9, format!("NAT was detected and the exchange moved to UDP 4500; {what} leaves on 4500 and never arrives"))
+            return Finding::new(Cause::NattPort4500Blocked, 0.9, format!("NAT was detected and the exchange moved to UDP 4500; {what} leaves on 4500 and never arrives"))
                 .with(req_ev)
                 .advise("open UDP 4500 both ways on the path and on both gateways; NAT-T traffic may come from any source port:")
                 .advise("iptables -A INPUT -p udp --sport 4500 -j ACCEPT; iptables -A INPUT -p udp --dport 4500 -j ACCEPT");
         }
         if fragmented {
-            return Finding::new("B", "ike-fragments-dropped", 0.7, format!("{what} went out in IP fragments and never arrived whole"))
+            return Finding::new(Cause::IkeFragmentsDropped, 0.7, format!("{what} went out in IP fragments and never arrived whole"))
                 .with(req_ev)
                 .advise("test fragments with `ping -s 5000 <peer>`; enable IKE fragmentation or use leftsendcert=never to confirm");
         }
         return Finding::new(
-            "A",
-            "ike-blocked-on-path",
+            Cause::IkeBlockedOnPath,
             0.5,
             format!("{what} left the initiator and never arrived, though the first exchanges did"),
         )
@@ -904,13 +684,13 @@ fn situation_b(
             } else {
                 ""
             };
-            return Finding::new("B", "natt-port-4500-blocked", 0.55, format!("the exchange moved to UDP 4500 and {what} is never answered{alt}"))
+            return Finding::new(Cause::NattPort4500Blocked, 0.55, format!("the exchange moved to UDP 4500 and {what} is never answered{alt}"))
                 .with(req_ev)
                 .advise("capture on the responder: if the 4500 packets do not arrive, UDP 4500 is blocked on the path; if they do, the responder's firewall or authentication")
                 .advise("iptables rules for NAT-T must accept UDP 4500 from any source port");
         }
         if fragmented {
-            return Finding::new("B", "ike-fragments-dropped", 0.55, format!("{what} went out in IP fragments and was never answered"))
+            return Finding::new(Cause::IkeFragmentsDropped, 0.55, format!("{what} went out in IP fragments and was never answered"))
                 .with(req_ev)
                 .advise("capture on the responder with a filter that shows fragments: 'udp port 500 or udp port 4500 or (ip[6:2] & 0x1fff != 0)'")
                 .advise("test with `ping -s 5000 <peer>`; enable IKE fragmentation, or leftsendcert=never to confirm");
@@ -918,8 +698,7 @@ fn situation_b(
     }
     // It arrived (or we cannot tell) and the answer is missing or an error.
     let mut f = Finding::new(
-        "B",
-        "auth-failed",
+        Cause::AuthFailed,
         if arrived { 0.7 } else { 0.45 },
         if arrived {
             format!("{what} reached the responder, which did not complete authentication: usually a PSK or signature mismatch (or a peer ID it does not accept)")
@@ -947,7 +726,7 @@ fn situation_c(case: &Case<'_>, st: &StepState<'_>, log_cause: &Option<Finding>,
         req.at(),
         if v1 { "quick mode sent" } else { "CREATE_CHILD_SA sent" },
     );
-    if let Some(f) = log_cause.as_ref().filter(|f| f.situation == "C") {
+    if let Some(f) = log_cause.as_ref().filter(|f| f.situation() == "C") {
         let mut f = f.clone();
         if let Some(e) = req_ev {
             f.evidence.push(e);
@@ -955,8 +734,7 @@ fn situation_c(case: &Case<'_>, st: &StepState<'_>, log_cause: &Option<Finding>,
         return f;
     }
     Finding::new(
-        "C",
-        "child-proposal-mismatch",
+        Cause::ChildProposalMismatch,
         0.35,
         "phase 1 is up but the IPsec SA negotiation is not answered; from packets alone a proposal, PFS or subnet mismatch cannot be told apart",
     )
@@ -1001,8 +779,7 @@ fn natd_observations(case: &Case<'_>, a: &mut IkeAnalysis) {
     if let Some((gi, m)) = faked {
         a.observations.push(
             Finding::new(
-                "-",
-                "nat-faked",
+                Cause::NatFaked,
                 0.9,
                 format!(
                     "{} sends a NAT-D source hash that does not match its own address {}: it fakes NAT detection to force UDP encapsulation (forceencaps / encap=yes)",
@@ -1014,8 +791,7 @@ fn natd_observations(case: &Case<'_>, a: &mut IkeAnalysis) {
     } else if let Some((gi, m)) = natted {
         a.observations.push(
             Finding::new(
-                "-",
-                "nat-detected",
+                Cause::NatDetected,
                 0.8,
                 format!(
                     "the NAT-D source hash in a message from {} does not match the address {} seen at {}: a NAT on the path (or a peer faking NAT-D; the sender's capture would tell)",
@@ -1041,8 +817,7 @@ fn observe(case: &Case<'_>, a: &mut IkeAnalysis) {
             ("the destination", r.dst_at_sender, r.dst_at_receiver)
         };
         let f = Finding::new(
-            "-",
-            "nat-present",
+            Cause::NatPresent,
             0.9,
             format!("a NAT rewrites {what} {from} to {to} between the gateways"),
         )
@@ -1056,8 +831,7 @@ fn observe(case: &Case<'_>, a: &mut IkeAnalysis) {
         .find(|m| m.ike_fragment.is_some());
     if let Some(m) = frag_used {
         a.observations.push(Finding::new(
-            "-",
-            "ike-fragmentation-used",
+            Cause::IkeFragmentationUsed,
             0.9,
             format!("IKE fragmentation in use (packet {})", m.number),
         ));
@@ -1065,8 +839,7 @@ fn observe(case: &Case<'_>, a: &mut IkeAnalysis) {
     if let Some(off) = case.clock_offset {
         if off.abs() > 0.5 {
             a.observations.push(Finding::new(
-                "-",
-                "clock-offset",
+                Cause::ClockOffset,
                 0.8,
                 format!(
                     "{}'s capture clock is {:+.3} s from {}'s",

@@ -2,8 +2,12 @@
 //! a cause id from DESIGN.md's taxonomy, a confidence, the packets and log lines that show it,
 //! and the next step.
 
+mod cause;
 mod esp;
 mod ike;
+mod logs;
+
+pub use cause::Cause;
 
 use crate::correlate::{Case, Gw, MsgRef};
 use crate::logs::{EventKind, LogEvent, LogFile};
@@ -22,10 +26,9 @@ pub struct Evidence {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Finding {
-    pub situation: &'static str,
-    pub cause: &'static str,
+    pub cause: Cause,
     pub confidence: f64,
     pub summary: String,
     pub evidence: Vec<Evidence>,
@@ -33,9 +36,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(situation: &'static str, cause: &'static str, confidence: f64, summary: impl Into<String>) -> Finding {
+    pub fn new(cause: Cause, confidence: f64, summary: impl Into<String>) -> Finding {
         Finding {
-            situation,
             cause,
             confidence,
             summary: summary.into(),
@@ -59,7 +61,27 @@ impl Finding {
     }
 
     pub fn is_problem(&self) -> bool {
-        self.situation != "-"
+        self.cause.is_problem()
+    }
+
+    /// The write-up's situation (A–D), or "-".
+    pub fn situation(&self) -> &'static str {
+        self.cause.situation()
+    }
+}
+
+/// The JSON contract keeps `situation` and `cause` as strings side by side.
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Finding", 6)?;
+        st.serialize_field("situation", self.situation())?;
+        st.serialize_field("cause", &self.cause)?;
+        st.serialize_field("confidence", &self.confidence)?;
+        st.serialize_field("summary", &self.summary)?;
+        st.serialize_field("evidence", &self.evidence)?;
+        st.serialize_field("advice", &self.advice)?;
+        st.end()
     }
 }
 
@@ -171,7 +193,7 @@ pub fn diagnose(case: &Case<'_>) -> Vec<Finding> {
                 "; ESP arrives ({arrived} packets over {dirs} SPI/direction pairs)"
             ));
         }
-        let mut h = Finding::new("-", "healthy", ike.healthy_confidence, summary);
+        let mut h = Finding::new(Cause::Healthy, ike.healthy_confidence, summary);
         h.evidence = ike.healthy_evidence.clone();
         findings.push(h);
     }

@@ -271,7 +271,7 @@ fn auth_refused_by_a_bare_notify_reply() {
         a.ike(i as f64, !resp, &ikev2(ex, resp, id, len));
     }
     let f = run(vec![a.side("sg1")]);
-    assert_eq!((f[0].situation, f[0].cause), ("B", "auth-failed"), "{:?}", f[0]);
+    assert_eq!((f[0].situation(), f[0].cause.id()), ("B", "auth-failed"), "{:?}", f[0]);
 }
 
 #[test]
@@ -352,7 +352,7 @@ fn no_traffic_sent_needs_a_known_child_sa() {
     // enough to say "up but unused" unless hosts are seen trying to talk.
     let (a, b) = negotiated();
     let f = run(vec![a.side("sg1"), b.side("sg2")]);
-    assert_eq!(f[0].situation, "C", "{:?}", f[0]);
+    assert_eq!(f[0].situation(), "C", "{:?}", f[0]);
     assert!(f[0].confidence < 0.5);
 }
 
