@@ -2,7 +2,8 @@
 PLUTO=/usr/libexec/ipsec/pluto
 
 # lsw_conf SIDE  -> writes $RUN/SIDE/{ipsec.conf,ipsec.secrets,nss}
-# uses: SIDE-specific vars computed by run-scenario (L_ADDR R_ADDR L_NET R_NET L_ID R_ID IKE_ALG ESP_ALG PFS PSK FRAG)
+# uses: SIDE-specific vars computed by run-scenario (L_ADDR R_ADDR L_NET R_NET L_ID R_ID IKE_ALG ESP_ALG PFS PSK FRAG
+#       MODE CERT_NAME LEFT_ID_FQDN)
 lsw_conf() {
     local side="$1" d="$RUN/$1"
     mkdir -p "$d/run" "$d/nss" "$d/ipsec.d"
@@ -10,12 +11,17 @@ lsw_conf() {
     local auth="authby=secret" idl="leftid=$L_ID" idr="rightid=$R_ID" certs=""
     if [ "$AUTH" = cert ]; then
         local pki="$LAB/.cache/pki"
+        local cert="${CERT_NAME:-$side}"
         certutil -A -d "sql:$d/nss" -n ipd-ca -t "CT,," -a -i "$pki/ca.pem"
-        pk12util -i "$pki/$side.p12" -d "sql:$d/nss" -W "" >/dev/null
+        # a certificate from the second CA: its own CA goes into this side's db only (not trusted by the peer)
+        [ "$cert" = sg1-ca2 ] && certutil -A -d "sql:$d/nss" -n ipd-ca2 -t "CT,," -a -i "$pki/ca2.pem"
+        pk12util -i "$pki/$cert.p12" -d "sql:$d/nss" -W "" >/dev/null
         auth="authby=rsasig"
         idl="leftid=%fromcert"
+        [ "${LEFT_ID_FQDN:-no}" = yes ] && idl="leftid=$L_ID"
         idr="rightid=\"$R_ID\""
-        certs="leftcert=$side
+        case "$R_ID" in @*) idr="rightid=$R_ID" ;; esac
+        certs="leftcert=$cert
 	leftsendcert=always
 	rightca=%same"
     fi
@@ -38,6 +44,7 @@ conn sg
 	$auth
 	$certs
 	$v
+	type=${MODE:-tunnel}
 	ike=$IKE_ALG
 	esp=$ESP_ALG
 	pfs=$PFS

@@ -46,10 +46,12 @@ EOC
     local auth=psk lcert="" sendcert="" rid="$R_ID" lid="$L_ID"
     if [ "$AUTH" = cert ]; then
         auth=pubkey
+        local cert="${CERT_NAME:-$side}"   # run-scenario's certificate faults: sg1-expired, sg1-ca2, sg1-san (sg1's key)
         cp "$LAB/.cache/pki/ca.pem" "$d/swanctl/x509ca/"
-        cp "$LAB/.cache/pki/$side.pem" "$d/swanctl/x509/"
+        [ "$cert" = sg1-ca2 ] && cp "$LAB/.cache/pki/ca2.pem" "$d/swanctl/x509ca/"
+        cp "$LAB/.cache/pki/$cert.pem" "$d/swanctl/x509/"
         cp "$LAB/.cache/pki/$side.key" "$d/swanctl/private/"
-        lcert="certs = $side.pem"
+        lcert="certs = $cert.pem"
         sendcert="send_cert = always"
         lid="\"CN=$side.example.org\""; rid="\"$R_ID\""
     fi
@@ -81,6 +83,7 @@ connections {
 				local_ts = $L_NET
 				remote_ts = $R_NET
 				esp_proposals = $pfs_esp
+				mode = ${MODE:-tunnel}
 				rekey_time = ${CHILD_REKEY:-0}
 				start_action = none
 			}
