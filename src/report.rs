@@ -156,6 +156,25 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    /// The exit status that goes with it (2: the input could not be used).
+    status: u8,
+    message: &'a str,
+    /// Each file that could not be used, with the reason.
+    problems: &'a [String],
+}
+
+/// The object printed on standard output with `--json` when the run ends with exit status 2.
+pub fn json_error(message: &str, problems: &[String]) -> String {
+    let e = ErrorJson {
+        status: 2,
+        message,
+        problems,
+    };
+    serde_json::to_string_pretty(&serde_json::json!({ "error": e })).unwrap_or_default()
+}
+
 struct Style {
     on: bool,
 }

@@ -1,4 +1,5 @@
 //! The subcommands; `main` only parses flags and calls one of these.
 
+pub mod capture_filter;
 pub mod diagnose;
 pub mod dump;
