@@ -26,7 +26,11 @@ pub fn run(args: &Args) -> u8 {
         for p in &inp.problems {
             eprintln!("ipsec-doctor: {p}");
         }
-        eprintln!("ipsec-doctor: no IP packet in any capture and no IKE log line among the inputs");
+        let message = "no IP packet in any capture and no IKE log line among the inputs";
+        eprintln!("ipsec-doctor: {message}");
+        if args.json {
+            println!("{}", report::json_error(message, &inp.problems));
+        }
         return 2;
     }
     for s in &inp.sides {
@@ -64,9 +68,10 @@ pub fn run(args: &Args) -> u8 {
     } else {
         print!("{}", report::text(&case, &inp, &findings, args.colour, args.timeline));
     }
-    if findings.first().is_some_and(|f| f.is_problem()) {
-        1
-    } else {
-        0
+    match findings.first() {
+        // The inputs could not show what happened: healthy needs proof.
+        Some(f) if f.cause == diagnose::Cause::Inconclusive => 2,
+        Some(f) if f.is_problem() => 1,
+        _ => 0,
     }
 }

@@ -57,6 +57,7 @@ causes! {
     NatFaked => "-", "nat-faked";
     IkeFragmentationUsed => "-", "ike-fragmentation-used";
     ClockOffset => "-", "clock-offset";
+    Inconclusive => "?", "inconclusive";
 }
 
 impl Cause {
@@ -65,9 +66,9 @@ impl Cause {
         Cause::ALL.iter().copied().find(|c| c.id() == id)
     }
 
-    /// A failure (situation A–D), not healthy and not an observation.
+    /// A failure (situation A–D), not healthy, not an observation, not inconclusive.
     pub fn is_problem(self) -> bool {
-        self.situation() != "-"
+        !matches!(self.situation(), "-" | "?")
     }
 }
 
@@ -114,5 +115,6 @@ mod tests {
         assert_eq!(Cause::AuthFailed.situation(), "B");
         assert!(!Cause::Healthy.is_problem());
         assert!(Cause::EspOneWay.is_problem());
+        assert!(!Cause::Inconclusive.is_problem());
     }
 }

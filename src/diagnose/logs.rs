@@ -1,9 +1,9 @@
 //! What the daemons' logs say: the most telling failure any log names, and, without packets,
 //! how far the negotiation got (the write-up reads `ipsec auto --up` this way).
 
-use super::{log_ev, Cause, Evidence, Finding};
+use super::{log_ev, log_evidence, Cause, Evidence, Finding};
 use crate::correlate::Case;
-use crate::logs::EventKind;
+use crate::logs::{EventKind, Exchange, LogEvent, LogFile};
 use std::collections::HashMap;
 
 pub(super) fn log_ev_any(case: &Case<'_>, f: impl Fn(&EventKind) -> bool + Copy) -> Option<Evidence> {
@@ -75,136 +75,577 @@ fn inside((start, end): (f64, f64), t: f64) -> bool {
     t >= start && t <= end
 }
 
+/// One in-scope log line with what its log said before and after it (worked out once).
+struct Ev<'a> {
+    log: &'a LogFile,
+    e: &'a LogEvent,
+    /// The IKE SA (phase 1) was up earlier in this log.
+    ike_before: bool,
+    /// ... or came up later in it (for this connection, when named).
+    ike_after: bool,
+    /// A child SA came up later in this log (for this connection, when named).
+    child_after: bool,
+    /// A state was deleted or a refusal made earlier in this log: kernel errors after that are
+    /// the teardown's, not an install failure.
+    torn_before: bool,
+}
+
+impl Ev<'_> {
+    fn kind(&self) -> &EventKind {
+        &self.e.kind
+    }
+
+    fn evidence(&self) -> Evidence {
+        log_evidence(self.log, self.e)
+    }
+}
+
+/// How far a negotiation got, in the write-up's order of exchanges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// The first message (MI1 / IKE_SA_INIT request) sent or received.
+    FirstSent,
+    /// The first exchange answered (MR1 / IKE_SA_INIT response).
+    FirstAnswered,
+    /// The authenticating message sent (MI3 / IKE_AUTH request) or awaited (MR2 sent).
+    AuthSent,
+    /// The IKE SA (phase 1) established.
+    IkeUp,
+    /// A child SA (quick mode / CREATE_CHILD_SA) under negotiation.
+    ChildSent,
+    /// A child SA established.
+    ChildUp,
+}
+
+/// What the logs of one gateway show.
+struct GwLog<'a> {
+    name: &'a str,
+    evs: Vec<Ev<'a>>,
+    /// The furthest stage and the line that shows it (a retransmission or give-up line for
+    /// that stage when there is one: it says the stage got no further).
+    reached: Option<(Stage, usize)>,
+}
+
+impl GwLog<'_> {
+    /// This daemon started the negotiation.
+    fn initiated(&self) -> bool {
+        self.evs.iter().any(|x| match x.kind() {
+            EventKind::Initiating { exchange, .. } => {
+                !matches!(exchange, Some(Exchange::QuickMode | Exchange::CreateChildSa))
+            }
+            EventKind::Sent {
+                exchange: Exchange::MainMode | Exchange::AggressiveMode | Exchange::IkeSaInit,
+                request: true,
+                step,
+                ..
+            } => step.is_none_or(|s| s == 1),
+            _ => false,
+        })
+    }
+}
+
+/// The logs of both gateways, read once.
+pub(super) struct LogFacts<'a> {
+    gws: Vec<GwLog<'a>>,
+}
+
+impl<'a> LogFacts<'a> {
+    pub(super) fn new(case: &'a Case<'_>) -> LogFacts<'a> {
+        let scope = LogScope::new(case);
+        let gws = case
+            .gws
+            .iter()
+            .map(|g| {
+                let mut evs = Vec::new();
+                for l in &g.logs {
+                    let start = evs.len();
+                    let mut ike = false;
+                    let mut torn = false;
+                    for e in l.events.iter().filter(|e| scope.relevant(l, e)) {
+                        evs.push(Ev {
+                            log: l,
+                            e,
+                            ike_before: ike,
+                            ike_after: false,
+                            child_after: false,
+                            torn_before: torn,
+                        });
+                        ike |= matches!(e.kind, EventKind::IkeSaEstablished { .. });
+                        torn |= matches!(e.kind, EventKind::Deleted { .. }) || is_refusal(&e.kind);
+                    }
+                    // Backwards: what came up later, per connection (a line without one takes any).
+                    let mut ike_up: Vec<Option<&str>> = Vec::new();
+                    let mut child_up: Vec<Option<&str>> = Vec::new();
+                    for x in evs[start..].iter_mut().rev() {
+                        let conn = x.e.conn.as_deref();
+                        let later =
+                            |ups: &[Option<&str>]| ups.iter().any(|c| conn.is_none() || c.is_none() || *c == conn);
+                        x.ike_after = later(&ike_up) || later(&child_up);
+                        x.child_after = later(&child_up);
+                        match x.e.kind {
+                            EventKind::IkeSaEstablished { .. } if ike_up.len() < 64 => ike_up.push(conn),
+                            EventKind::ChildSaEstablished { .. } if child_up.len() < 64 => child_up.push(conn),
+                            _ => {}
+                        }
+                    }
+                }
+                let reached = reached(&evs);
+                GwLog {
+                    name: g.name,
+                    evs,
+                    reached,
+                }
+            })
+            .collect();
+        LogFacts { gws }
+    }
+
+    fn find(&self, f: impl Fn(&Ev<'_>) -> bool) -> Option<(&GwLog<'a>, &Ev<'a>)> {
+        self.gws
+            .iter()
+            .find_map(|g| g.evs.iter().find(|x| f(x)).map(|x| (g, x)))
+    }
+
+    fn any(&self, f: impl Fn(&EventKind) -> bool) -> bool {
+        self.find(|x| f(x.kind())).is_some()
+    }
+}
+
+/// A refusal one daemon made or received: after it, the state is torn down.
+fn is_refusal(k: &EventKind) -> bool {
+    use EventKind as K;
+    matches!(
+        k,
+        K::AuthFailed { .. }
+            | K::IdMismatch { .. }
+            | K::NoProposalChosen { .. }
+            | K::InvalidKe { .. }
+            | K::TsUnacceptable { .. }
+            | K::InvalidIdInformation { .. }
+            | K::NoConnectionKnown { .. }
+            | K::PfsMismatch
+            | K::ChildSaFailed
+    )
+}
+
+/// The stage a pluto state name or an exchange stands for, as the write-up reads
+/// `ipsec auto --up`: only the first exchange unanswered is A, stuck at MI3 / IKE_AUTH is B,
+/// quick mode / child is C.
+fn stage_of(exchange: Option<Exchange>, step: Option<u8>, state: Option<&str>) -> Option<Stage> {
+    use Exchange as X;
+    let st = state.unwrap_or("");
+    Some(match (exchange, step) {
+        (Some(X::QuickMode | X::CreateChildSa), _) => Stage::ChildSent,
+        (Some(X::IkeAuth | X::IkeIntermediate), _) | (Some(X::MainMode), Some(3)) => Stage::AuthSent,
+        (Some(X::MainMode | X::AggressiveMode | X::IkeSaInit), _) => Stage::FirstSent,
+        _ if st.contains("QUICK") || st.contains("CHILD") || st.contains("IPSEC") => Stage::ChildSent,
+        _ if st.contains("ESTABLISHED") => Stage::IkeUp,
+        _ if st.contains("MAIN_I3")
+            || st.contains("MAIN_R2")
+            || st.contains("PARENT_I2")
+            || st.contains("IKE_AUTH")
+            || st.contains("AGGR_R1") =>
+        {
+            Stage::AuthSent
+        }
+        _ if st.contains("_I1") || st.contains("MAIN_I2") || st.contains("IKE_SA_INIT") || st.contains("_R1") => {
+            Stage::FirstSent
+        }
+        _ => return None,
+    })
+}
+
+/// What one line says about how far the negotiation got.
+fn stage_of_event(k: &EventKind) -> Option<Stage> {
+    use EventKind as K;
+    use Exchange as X;
+    match k {
+        K::Initiating { exchange, .. } => match exchange {
+            Some(X::QuickMode | X::CreateChildSa) => Some(Stage::ChildSent),
+            _ => Some(Stage::FirstSent),
+        },
+        K::Responding { .. } => Some(Stage::FirstSent),
+        K::Sent {
+            exchange,
+            request,
+            step,
+            ..
+        } => Some(match (exchange, request, step) {
+            (X::MainMode, true, Some(2)) => Stage::FirstAnswered,
+            (X::MainMode, true, Some(3)) | (X::IkeAuth | X::IkeIntermediate, true, _) => Stage::AuthSent,
+            (X::MainMode, false, Some(1)) | (X::IkeSaInit, false, _) => Stage::FirstAnswered,
+            (X::MainMode, false, Some(2)) | (X::AggressiveMode, false, _) => Stage::AuthSent,
+            (X::MainMode, false, Some(3)) | (X::IkeAuth, false, _) => Stage::IkeUp,
+            (X::QuickMode | X::CreateChildSa, _, _) => Stage::ChildSent,
+            (X::MainMode | X::AggressiveMode | X::IkeSaInit, _, _) => Stage::FirstSent,
+            _ => return None,
+        }),
+        K::Received { exchange, request, .. } => Some(match (exchange, request) {
+            (X::IkeSaInit | X::MainMode | X::AggressiveMode, false) => Stage::FirstAnswered,
+            (X::IkeAuth, _) => Stage::AuthSent,
+            (X::QuickMode | X::CreateChildSa, _) => Stage::ChildSent,
+            (X::IkeSaInit | X::MainMode | X::AggressiveMode, true) => Stage::FirstSent,
+            _ => return None,
+        }),
+        K::Retransmit {
+            state, exchange, step, ..
+        }
+        | K::GaveUp {
+            state, exchange, step, ..
+        } => stage_of(*exchange, *step, state.as_deref()),
+        K::Deleted { state, .. } => stage_of(None, None, state.as_deref()),
+        K::IkeSaEstablished { .. } => Some(Stage::IkeUp),
+        K::ChildSaEstablished { .. } => Some(Stage::ChildUp),
+        _ => None,
+    }
+}
+
+/// The furthest stage in these lines, and the line that shows the negotiation stopped there.
+fn reached(evs: &[Ev<'_>]) -> Option<(Stage, usize)> {
+    let mut best: Option<(Stage, usize)> = None;
+    for (i, x) in evs.iter().enumerate() {
+        let Some(s) = stage_of_event(x.kind()) else { continue };
+        let stuck = matches!(x.kind(), EventKind::Retransmit { .. } | EventKind::GaveUp { .. });
+        match best {
+            Some((b, _)) if s < b => {}
+            // At the same stage, a line saying it got no further is the better evidence.
+            Some((b, _)) if s == b && !stuck => {}
+            _ => best = Some((s, i)),
+        }
+    }
+    best
+}
+
+/// A refusal that names its cause: when it applies, what it means, what to do.
+struct Refusal {
+    cause: Cause,
+    applies: fn(&Ev<'_>) -> bool,
+    summary: &'static str,
+    advice: &'static str,
+}
+
+/// Ordered: the first rule with a line in any log decides. The refusing side's own reason comes
+/// before the generic notify the other side received (an ID the responder found no config for
+/// is an ID mismatch, though the initiator only got AUTHENTICATION_FAILED); a kernel refusal of
+/// an agreed SA comes first, but not the errors logged while a refused state is torn down.
+const REFUSALS: &[Refusal] = &[
+    Refusal {
+        cause: Cause::ChildSaInstallFailed,
+        applies: |x| {
+            matches!(x.kind(), EventKind::KernelInstallFailed { errno, .. } if !matches!(errno, Some(2 | 3)))
+                && !x.torn_before
+                && !x.child_after
+        },
+        summary: "the negotiation succeeded but the kernel refused to install the IPsec SA",
+        advice: "check the kernel's IPsec support (esp4/esp6, xfrm modules: `modprobe esp4`), and the log lines around the netlink error",
+    },
+    Refusal {
+        cause: Cause::IdMismatch,
+        applies: |x| {
+            !x.ike_after
+                && match x.kind() {
+                    EventKind::IdMismatch { .. } | EventKind::NoConnectionKnown { phase: Some(1) } => true,
+                    // IKEv1: INVALID_ID_INFORMATION before the ISAKMP SA is up is about the
+                    // peer's identity, not its subnets.
+                    EventKind::InvalidIdInformation { .. } => !x.ike_before,
+                    _ => false,
+                }
+        },
+        summary: "the peer's ID does not match what the responder expects",
+        advice: "make leftid/rightid (local_id/remote_id) agree: what one end sends must be what the other expects (with certificates, the ID must be in the certificate's subjectAltName)",
+    },
+    Refusal {
+        cause: Cause::AuthFailed,
+        applies: |x| !x.ike_after && matches!(x.kind(), EventKind::AuthFailed { .. } | EventKind::SecretMissing),
+        summary: "authentication failed at the third exchange: the pre-shared keys or signatures do not match",
+        advice: "make the PSK identical on both ends (ipsec.secrets / secrets section), or check the certificates (validity, the CA each end trusts) and the rightid/leftid they must match",
+    },
+    Refusal {
+        cause: Cause::IkeProposalRejected,
+        applies: |x| {
+            !x.ike_before
+                && !x.ike_after
+                && matches!(x.kind(), EventKind::NoProposalChosen { phase: Some(1), .. } | EventKind::InvalidKe { .. })
+        },
+        summary: "the IKE (phase 1) proposals of the two ends have nothing in common",
+        advice: "align ike= / ike_proposals (cipher, integrity, PRF, DH group) on both ends",
+    },
+    Refusal {
+        cause: Cause::ChildProposalMismatch,
+        applies: |x| {
+            !x.child_after && matches!(x.kind(), EventKind::NoProposalChosen { phase: Some(2), .. } | EventKind::PfsMismatch)
+        },
+        summary: "the IPsec (phase 2 / child SA) proposals do not match: ESP algorithms, PFS group or mode",
+        advice: "align esp= / esp_proposals, including the PFS DH group (pfs=yes/no), and type=tunnel/transport on both ends",
+    },
+    Refusal {
+        cause: Cause::TrafficSelectorMismatch,
+        applies: |x| {
+            !x.child_after
+                && match x.kind() {
+                    EventKind::TsUnacceptable { .. } | EventKind::NoConnectionKnown { phase: Some(2) } => true,
+                    EventKind::InvalidIdInformation { .. } => x.ike_before,
+                    _ => false,
+                }
+        },
+        summary: "the subnets (traffic selectors) of the two ends do not match",
+        advice: "make leftsubnet/rightsubnet (local_ts/remote_ts) mirror each other exactly",
+    },
+    Refusal {
+        cause: Cause::IdMismatch,
+        applies: |x| !x.ike_after && matches!(x.kind(), EventKind::NoConnectionKnown { phase: None }),
+        summary: "the responder has no connection for this peer",
+        advice: "check that the responder has a conn for the initiator's address and ID",
+    },
+    Refusal {
+        cause: Cause::ChildProposalMismatch,
+        applies: |x| {
+            !x.child_after
+                && matches!(x.kind(), EventKind::NoProposalChosen { phase: None, .. } | EventKind::ChildSaFailed)
+        },
+        summary: "a proposal was refused",
+        advice: "compare the ike= and esp= proposals of both ends; the log names the refused one",
+    },
+];
+
 /// The most telling failure named by any log, mapped to its cause.
 pub(super) fn log_cause(case: &Case<'_>) -> Option<Finding> {
-    use EventKind as K;
-    let scope = LogScope::new(case);
-    type Rule = (Cause, fn(&EventKind) -> bool, &'static str, &'static str);
-    let rules: [Rule; 8] = [
-        (Cause::ChildSaInstallFailed, |k| matches!(k, K::KernelInstallFailed { .. }),
-            "the negotiation succeeded but the kernel refused to install the IPsec SA",
-            "check the kernel's IPsec support (esp4/esp6, xfrm modules: `modprobe esp4`), and the log lines around the netlink error"),
-        (Cause::IdMismatch, |k| matches!(k, K::IdMismatch { .. } | K::NoConnectionKnown { phase: Some(1) }),
-            "the peer's ID does not match what the responder expects",
-            "make leftid/rightid (local_id/remote_id) agree: what one end sends must be what the other expects"),
-        (Cause::AuthFailed, |k| matches!(k, K::AuthFailed { .. } | K::SecretMissing),
-            "authentication failed at the third exchange: the pre-shared keys or signatures do not match",
-            "make the PSK identical on both ends (ipsec.secrets / secrets section), or check the certificates and the rightid/leftid they must match"),
-        (Cause::IkeProposalRejected, |k| matches!(k, K::NoProposalChosen { phase: Some(1), .. } | K::InvalidKe { .. }),
-            "the IKE (phase 1) proposals of the two ends have nothing in common",
-            "align ike= / ike_proposals (cipher, integrity, PRF, DH group) on both ends"),
-        (Cause::ChildProposalMismatch, |k| matches!(k, K::NoProposalChosen { phase: Some(2), .. } | K::PfsMismatch),
-            "the IPsec (phase 2 / child SA) proposals do not match: ESP algorithms or PFS group",
-            "align esp= / esp_proposals, including the PFS DH group (pfs=yes/no) on both ends"),
-        (Cause::TrafficSelectorMismatch, |k| matches!(k, K::TsUnacceptable { .. } | K::InvalidIdInformation { .. } | K::NoConnectionKnown { phase: Some(2) }),
-            "the subnets (traffic selectors) of the two ends do not match",
-            "make leftsubnet/rightsubnet (local_ts/remote_ts) mirror each other exactly"),
-        (Cause::IdMismatch, |k| matches!(k, K::NoConnectionKnown { phase: None }),
-            "the responder has no connection for this peer",
-            "check that the responder has a conn for the initiator's address and ID"),
-        (Cause::ChildProposalMismatch, |k| matches!(k, K::NoProposalChosen { phase: None, .. } | K::ChildSaFailed),
-            "a proposal was refused",
-            "compare the ike= and esp= proposals of both ends; the log names the refused one"),
-    ];
-    // Phase 1 came up at least once: a "phase 1" refusal in the logs is then about something else
-    // (IKEv1 informational notifies carry no phase).
-    let p1_up = case
-        .gws
-        .iter()
-        .any(|g| log_ev(g, |k| matches!(k, K::IkeSaEstablished { .. })).is_some());
-    for (cause, f, summary, advice) in rules {
-        if cause == Cause::IkeProposalRejected && p1_up {
-            continue;
-        }
-        for g in &case.gws {
-            let hit = g.events().find(|(l, e)| f(&e.kind) && scope.relevant(l, e));
-            if let Some(ev) = hit.map(|(l, e)| super::log_evidence(l, e)) {
-                let mut fi = Finding::new(cause, 0.9, format!("{summary} (log of {})", g.name))
-                    .with(Some(ev))
-                    .advise(advice);
-                if cause == Cause::AuthFailed {
-                    fi = fi.advise("the write-up: with a PSK the responder fails to decrypt MI3 and logs it; with RSA keys check leftrsasigkey/rightrsasigkey");
-                }
-                return Some(fi);
+    refusal(&LogFacts::new(case))
+}
+
+fn refusal(facts: &LogFacts<'_>) -> Option<Finding> {
+    for r in REFUSALS {
+        if let Some((g, x)) = facts.find(r.applies) {
+            let mut f = Finding::new(r.cause, 0.9, format!("{} (log of {})", r.summary, g.name))
+                .with(Some(x.evidence()))
+                .advise(r.advice);
+            if r.cause == Cause::AuthFailed {
+                f = f.advise("the write-up: with a PSK the responder fails to decrypt MI3 and logs it; with RSA keys check leftrsasigkey/rightrsasigkey");
             }
+            return Some(f);
         }
     }
     None
 }
 
-/// Without packets: how far the logs say the negotiation got (the write-up reads `ipsec auto
-/// --up` this way: only STATE_MAIN_I1 is situation A, stuck at MI3 is B, quick mode is C).
+/// Without packets: a refusal named by a log, else the situation of the last step the logs
+/// show reached. `None` when the logs show no negotiation at all, or the child SA established
+/// (then [`healthy_proof`] has the evidence).
 pub(super) fn log_progress(case: &Case<'_>) -> Option<Finding> {
-    use crate::logs::Exchange as X;
-    use EventKind as K;
-    for g in &case.gws {
-        if let Some(ev) = log_ev(g, |k| {
-            matches!(
-                k,
-                K::NetworkError {
-                    icmp_type: Some(3),
-                    icmp_code: Some(3),
-                    ..
-                }
-            )
-        }) {
-            return Some(
-                Finding::new(
-                    Cause::ResponderNotListening,
-                    0.8,
-                    format!(
-                        "{}'s log reports ICMP port unreachable from the peer: no IKE daemon listens there",
-                        g.name
-                    ),
-                )
-                .with(Some(ev))
-                .advise("start the IKE daemon on the responder and check it listens on UDP 500 and 4500"),
-            );
-        }
+    let facts = LogFacts::new(case);
+    if let Some(f) = icmp_refused(&facts) {
+        return Some(f);
     }
-    let mut stuck: Option<(u8, Evidence, &str)> = None;
-    for g in &case.gws {
-        for (l, e) in g.events() {
-            let (state, exchange, step) = match &e.kind {
-                K::GaveUp {
-                    state, exchange, step, ..
-                }
-                | K::Retransmit {
-                    state, exchange, step, ..
-                } => (state, exchange, step),
-                _ => continue,
-            };
-            let st = state.as_deref().unwrap_or("");
-            let stage = match (exchange, step) {
-                (Some(X::QuickMode | X::CreateChildSa), _) => 3,
-                (Some(X::IkeAuth | X::IkeIntermediate), _) | (Some(X::MainMode), Some(3)) => 2,
-                (Some(X::MainMode | X::AggressiveMode | X::IkeSaInit), _) => 1,
-                _ if st.contains("QUICK") => 3,
-                _ if st.contains("MAIN_I3") || st.contains("PARENT_I2") || st.contains("IKE_AUTH") => 2,
-                _ if st.contains("_I1") || st.contains("MAIN_I2") => 1,
-                _ => continue,
-            };
-            if stuck.as_ref().is_none_or(|(s, _, _)| stage > *s) {
-                stuck = Some((stage, super::log_evidence(l, e), g.name));
-            }
-        }
-    }
-    let (stage, ev, name) = stuck?;
-    let f = match stage {
-        1 => Finding::new(Cause::IkeBlockedOnPath, 0.4, format!("{name}'s log shows the first IKE message retransmitted and never answered (situation A)"))
-            .advise("capture on both gateways (tcpdump -i eth1 -n -p udp port 500 or udp port 4500): a message that never arrives is blocked on the path (A2); one that arrives unanswered is filtered at the responder or its daemon is not running (A1)"),
-        2 if case.gws.iter().any(|g| {
-            log_ev(g, |k| matches!(k, K::NatDetected { local_behind: Some(true), forced: false, .. } | K::NatDetected { peer_behind: Some(true), forced: false, .. })).is_some()
-        }) =>
-        {
-            Finding::new(Cause::NattPort4500Blocked, 0.45, format!("{name}'s log shows NAT detected and the third exchange, now on UDP 4500, retransmitted and never answered (situation B)"))
-                .advise("capture on both gateways: if the UDP 4500 packets leave and never arrive, port 4500 is blocked; the rules must accept UDP 4500 from any source port")
-                .advise("if they arrive, read the responder's log for an authentication failure")
-        }
-        2 => Finding::new(Cause::AuthFailed, 0.45, format!("{name}'s log shows the third exchange (MI3 / IKE_AUTH) retransmitted and never answered (situation B)"))
-            .advise("read the responder's log: an authentication failure is logged there; if it logs nothing, capture both ends to look for dropped fragments or a blocked UDP 4500"),
-        _ => Finding::new(Cause::ChildProposalMismatch, 0.35, format!("{name}'s log shows the IPsec SA negotiation (quick mode / CREATE_CHILD_SA) retransmitted and never answered (situation C)"))
-            .advise("read the responder's log: it names the refused proposal or traffic selectors"),
+    // The initiator's log tells how far the negotiation got: a step the responder took that
+    // never reached the initiator (its MR1 lost on the way) was not reached. Without the
+    // initiator's log, the furthest any log shows.
+    let reached = |g: &'_ GwLog<'_>| g.reached.map(|(s, i)| (s, i));
+    let initiator = facts.gws.iter().find(|g| g.initiated() && g.reached.is_some());
+    let (g, stage, x) = match initiator {
+        Some(g) => reached(g).map(|(s, i)| (g, s, &g.evs[i]))?,
+        None => facts
+            .gws
+            .iter()
+            .filter_map(|g| reached(g).map(|(s, i)| (g, s, &g.evs[i])))
+            .max_by_key(|(_, s, _)| *s)?,
     };
-    Some(f.with(Some(ev)))
+    if stage == Stage::ChildUp {
+        return None;
+    }
+    let name = g.name;
+    let other = facts.gws.iter().find(|o| o.name != name);
+    let nat = facts.any(|k| {
+        matches!(
+            k,
+            EventKind::NatDetected {
+                local_behind: Some(true),
+                forced: false,
+                ..
+            } | EventKind::NatDetected {
+                peer_behind: Some(true),
+                forced: false,
+                ..
+            }
+        )
+    });
+    let f = match stage {
+        Stage::FirstSent => first_unanswered(name, other),
+        Stage::FirstAnswered | Stage::AuthSent => auth_unanswered(&facts, name, other, nat),
+        Stage::IkeUp | Stage::ChildSent => Finding::new(Cause::ChildProposalMismatch, 0.35, format!("{name}'s log shows the IKE SA up and the IPsec SA (quick mode / child SA) never established (situation C)"))
+            .advise("read the responder's log: it names the refused proposal, traffic selectors or kernel error"),
+        Stage::ChildUp => return None,
+    };
+    Some(f.with(Some(x.evidence())))
+}
+
+/// The peer's kernel answered the first message with ICMP port unreachable.
+fn icmp_refused(facts: &LogFacts<'_>) -> Option<Finding> {
+    let (g, x) = facts.find(|x| {
+        matches!(
+            x.kind(),
+            EventKind::NetworkError {
+                icmp_type: Some(3),
+                icmp_code: Some(3),
+                ..
+            }
+        )
+    })?;
+    Some(
+        Finding::new(
+            Cause::ResponderNotListening,
+            0.8,
+            format!(
+                "{}'s log reports ICMP port unreachable from the peer: no IKE daemon listens there",
+                g.name
+            ),
+        )
+        .with(Some(x.evidence()))
+        .advise("start the IKE daemon on the responder and check it listens on UDP 500 and 4500"),
+    )
+}
+
+/// Situation A from the logs: the first message got no answer. The responder's log, when
+/// there is one, tells whether the message reached its daemon.
+fn first_unanswered(name: &str, other: Option<&GwLog<'_>>) -> Finding {
+    let answered = other.and_then(|o| {
+        o.evs.iter().find(|x| {
+            matches!(
+                x.kind(),
+                EventKind::Sent { request: false, .. } | EventKind::Responding { .. }
+            )
+        })
+    });
+    if let (Some(o), Some(x)) = (other, answered) {
+        return Finding::new(
+            Cause::IkeRepliesLost,
+            0.6,
+            format!(
+                "{name}'s log shows the first IKE message unanswered, yet {}'s log shows it received and answered: the answers are lost on the way back (situation A)",
+                o.name
+            ),
+        )
+        .with(Some(x.evidence()))
+        .advise("look for a firewall or NAT between the gateways that drops UDP 500/4500 from the responder, or an asymmetric route back");
+    }
+    let listening = other.filter(|o| !o.evs.is_empty());
+    let f = match listening {
+        Some(o) => Finding::new(
+            Cause::IkeBlockedOnPath,
+            0.5,
+            format!(
+                "{name}'s log shows the first IKE message never answered, and {}'s log shows its daemon running and nothing received: the message never reached the daemon (situation A)",
+                o.name
+            ),
+        )
+        .advise(format!(
+            "capture on {} (external interface): if the message arrives there it is filtered at the responder (A1, its firewall); if it never arrives it is blocked on the path (A2)",
+            o.name
+        )),
+        None => Finding::new(
+            Cause::IkeBlockedOnPath,
+            0.4,
+            format!("{name}'s log shows the first IKE message sent and never answered (situation A)"),
+        )
+        .advise("capture on both gateways at once: a message that never arrives is blocked on the path (A2); one that arrives unanswered is filtered at the responder or its daemon is not running (A1)")
+        .advise("read the responder's log: a daemon that logs nothing never got the message"),
+    };
+    f
+}
+
+/// Situation B from the logs: the third exchange (MI3 / IKE_AUTH) got no answer, or the log
+/// stops there. The responder's log says whether the message reached it; its size and port say
+/// why it would not: IP fragments (certificates) or UDP 4500 after NAT detection.
+fn auth_unanswered(facts: &LogFacts<'_>, name: &str, other: Option<&GwLog<'_>>, nat: bool) -> Finding {
+    // The responder still waiting for MI3 / IKE_AUTH: its furthest stage is the first exchange
+    // answered (MR2 / IKE_SA_INIT response sent, perhaps again and again).
+    let responder = other.filter(|o| {
+        o.reached.is_some_and(|(s, _)| s <= Stage::AuthSent)
+            && !o.evs.iter().any(|x| {
+                matches!(
+                    x.kind(),
+                    EventKind::Received {
+                        exchange: Exchange::IkeAuth,
+                        request: true,
+                        ..
+                    }
+                )
+            })
+    });
+    // Large messages (certificates) are sent as IP fragments: the write-up's B explanation.
+    let large = facts.any(|k| match k {
+        EventKind::Packet {
+            outbound: true,
+            bytes: Some(b),
+            ..
+        } => *b > 1400,
+        _ => false,
+    });
+    let to_4500 = nat
+        || facts.any(|k| match k {
+            EventKind::Packet { outbound: true, to, .. } => to.ends_with("[4500]") || to.ends_with(":4500"),
+            EventKind::Sent {
+                exchange: Exchange::IkeAuth | Exchange::MainMode,
+                request: true,
+                peer: Some(p),
+                ..
+            } => p.ends_with(":4500"),
+            _ => false,
+        });
+    let never_arrived = |o: &GwLog<'_>| {
+        format!("{name}'s log shows the third exchange (MI3 / IKE_AUTH) unanswered and {}'s log shows it never arrived there", o.name)
+    };
+    match responder {
+        Some(o) if large => Finding::new(
+            Cause::IkeFragmentsDropped,
+            0.55,
+            format!("{}; it is larger than the path MTU, so it travels in IP fragments, and those are lost (situation B)", never_arrived(o)),
+        )
+        .advise("allow IP fragments between the gateways, or enable IKE fragmentation (fragmentation=yes / fragmentation = yes)")
+        .advise(if to_4500 {
+            "it goes to UDP 4500: if the fragments pass, check that UDP 4500 is allowed"
+        } else {
+            "capture on both gateways keeping non-first fragments: `ipsec-doctor capture-filter` prints the command"
+        }),
+        Some(o) if to_4500 => Finding::new(
+            Cause::NattPort4500Blocked,
+            0.5,
+            format!("{}; it goes to UDP 4500 (NAT traversal), which is blocked on the way (situation B)", never_arrived(o)),
+        )
+        .advise("allow UDP 4500 between the gateways (from any source port: a NAT changes it)"),
+        Some(o) => Finding::new(
+            Cause::NattPort4500Blocked,
+            0.35,
+            format!("{}: the first exchange passed and the third did not, which is what a blocked UDP 4500 (after NAT detection), or a large message lost in IP fragments, does (situation B)", never_arrived(o)),
+        )
+        .advise("capture on both gateways keeping non-first IP fragments (`ipsec-doctor capture-filter`): the capture shows the port (4500) and whether the message leaves in fragments")
+        .advise("allow UDP 4500 between the gateways, and IP fragments or IKE fragmentation (fragmentation=yes)"),
+        None if to_4500 && !large => Finding::new(
+            Cause::NattPort4500Blocked,
+            0.45,
+            format!("{name}'s log shows the negotiation stopped at the third exchange, which goes to UDP 4500 after NAT detection (situation B)"),
+        )
+        .advise("capture on both gateways: if the UDP 4500 packets leave and never arrive, port 4500 is blocked; the rules must accept UDP 4500 from any source port")
+        .advise("if they arrive, read the responder's log for an authentication failure"),
+        None if large => Finding::new(
+            Cause::IkeFragmentsDropped,
+            0.45,
+            format!("{name}'s log shows the third exchange, larger than the path MTU (IP fragments), never answered (situation B)"),
+        )
+        .advise("read the responder's log: if it never got the message, allow IP fragments or enable IKE fragmentation (fragmentation=yes); if it logs an authentication failure, that is the cause"),
+        None => Finding::new(
+            Cause::AuthFailed,
+            0.45,
+            format!("{name}'s log shows the negotiation stopped at the third exchange (MI3 / IKE_AUTH): the IKE SA was never established (situation B)"),
+        )
+        .advise("read the responder's log: an authentication failure is logged there; if it logs nothing, capture both ends to look for dropped fragments or a blocked UDP 4500"),
+    }
+}
+
+/// The log lines that prove the tunnel up: an IKE SA and a child SA established (the child
+/// implies its IKE SA), with no refusal named afterwards.
+pub(super) fn healthy_proof(case: &Case<'_>) -> Option<Evidence> {
+    let facts = LogFacts::new(case);
+    facts
+        .find(|x| matches!(x.kind(), EventKind::ChildSaEstablished { .. }))
+        .map(|(_, x)| x.evidence())
 }

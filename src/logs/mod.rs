@@ -17,6 +17,8 @@
 mod charon;
 mod envelope;
 mod pluto;
+mod session;
+mod status;
 mod text;
 mod time;
 
@@ -311,6 +313,33 @@ pub enum EventKind {
     },
     /// The responder dropped the request unanswered (half-open limit, bad header).
     RequestDropped,
+    /// The peer's certificate (or one in its chain) was refused: expired, issuer unknown or not
+    /// trusted, revoked, CRL missing, bad key usage. `reason` is a short stable word: `expired`,
+    /// `not-yet-valid`, `lifetime` (outside its validity, direction not said), `unknown-issuer`,
+    /// `untrusted-issuer`, `untrusted`, `revoked`, `ca-invalid`, `bad-signature`, `key-usage`,
+    /// `path-length`, `name-constraint`, `crl-missing`, `no-ca`, `rejected` (refused, reason on
+    /// another line), or the NSS code itself (`SEC_ERROR_...`) when it is none of these. A
+    /// certificate that is valid but does not carry the expected ID is [`EventKind::IdMismatch`].
+    /// pluto `NSS: ERROR: IPsec certificate CN=sg1 invalid: SEC_ERROR_EXPIRED_CERTIFICATE: ...`,
+    /// `X509: CERT payload bogus or revoked`; charon `no issuer certificate found for "CN=sg1"`,
+    /// `certificate was revoked on ...`.
+    CertInvalid { reason: String },
+    /// Transport mode on one end, tunnel mode on the other (`ours`/`theirs`: "tunnel",
+    /// "transport", "beet" when the line says). pluto `policy dictates Transport Mode, but peer
+    /// requested Tunnel Mode`; charon `TRANSPORT mode requested by responder is unacceptable`.
+    ModeMismatch {
+        ours: Option<String>,
+        theirs: Option<String>,
+    },
+    /// IKE over TCP (RFC 8229) could not connect to the peer: pluto `TCP: socket 12: connecting
+    /// to 198.51.100.2:4500: Connection refused (errno 111)`. `peer` as logged (with port).
+    TcpConnectFailed { peer: Option<String>, errno: Option<u32> },
+    /// A child SA was refused with a notify that has no more specific kind (TEMPORARY_FAILURE,
+    /// FAILED_CP_REQUIRED, INTERNAL_ADDRESS_FAILURE, SINGLE_PAIR_REQUIRED, NO_ADDITIONAL_SAS,
+    /// INVALID_SELECTORS...). The IKE SA itself stands. pluto `CHILD SA failed: TEMPORARY_FAILURE`,
+    /// `IKE_AUTH response rejected Child SA with INTERNAL_ADDRESS_FAILURE`; charon `received
+    /// FAILED_CP_REQUIRED notify, no CHILD_SA built`.
+    ChildRejected { notify: String, by_peer: bool },
     /// A notify not covered by a more specific kind.
     Notify { name: String, by_peer: bool },
     /// Final result printed by `swanctl --initiate` / `ipsec up`.
@@ -505,17 +534,29 @@ pub fn looks_like_log(bytes: &[u8]) -> Option<Dialect> {
         return None;
     }
     let mut counts: HashMap<Dialect, usize> = HashMap::new();
+    let mut session = session::Session::default();
+    let mut ipsec_commands = 0;
     for (i, raw) in Lines::new(head).enumerate() {
         if i >= 2000 {
             break;
         }
         let line = String::from_utf8_lossy(raw.bytes);
-        let env = envelope::split(&line);
+        let text = match session.line(&line) {
+            session::Line::Command(session::Output::Up | session::Output::Status) => {
+                ipsec_commands += 1;
+                continue;
+            }
+            session::Line::Command(_) | session::Line::Output(session::Output::Other, _) => continue,
+            session::Line::Output(_, text) => text,
+        };
+        let env = envelope::split(text);
         if let Some(d) = env.marker() {
             *counts.entry(d).or_default() += 1;
         }
     }
-    best_dialect(&counts)
+    // A pasted session that runs the daemon's own commands is daemon output even when what
+    // they printed carries no marker (an empty status, a failed up command).
+    best_dialect(&counts).or((ipsec_commands > 0).then_some(Dialect::Unknown))
 }
 
 fn best_dialect(counts: &HashMap<Dialect, usize>) -> Option<Dialect> {
@@ -590,6 +631,8 @@ struct Parser<'o> {
     wraps: u32,
     pending: Vec<Pending>,
     truncated_warnings: usize,
+    /// Prompts and commands of a pasted terminal session.
+    session: session::Session,
 }
 
 impl<'o> Parser<'o> {
@@ -617,18 +660,33 @@ impl<'o> Parser<'o> {
             wraps: 0,
             pending: Vec::new(),
             truncated_warnings: 0,
+            session: session::Session::default(),
         }
     }
 
     fn line(&mut self, no: usize, line: &str) {
-        let env = envelope::split(line);
+        let (output, text) = match self.session.line(line) {
+            session::Line::Command(_) => return,
+            session::Line::Output(o, text) => (o, text),
+        };
+        let env = envelope::split(text);
+        if output == session::Output::Other && !(env.structural && env.time.is_some()) {
+            // ping, ip xfrm, tcpdump...: not the daemon's words.
+            return;
+        }
         if let Some(d) = env.marker() {
             *self.counts.entry(d).or_default() += 1;
         }
         if env.skip {
             return;
         }
+        let status = if output == session::Output::Status {
+            status::classify(env.body)
+        } else {
+            None
+        };
         let class = match env.source {
+            _ if status.is_some() => status,
             envelope::Source::Pluto | envelope::Source::Whack => pluto::classify(env.body),
             envelope::Source::Charon | envelope::Source::Swanctl => charon::classify(env.body),
             envelope::Source::Unknown => pluto::classify(env.body).or_else(|| charon::classify(env.body)),
@@ -929,5 +987,7 @@ fn push_addr(list: &mut Vec<String>, addr: &str) {
     list.push(a.to_string());
 }
 
+#[cfg(test)]
+mod catalogue_tests;
 #[cfg(test)]
 mod tests;
