@@ -219,27 +219,34 @@ pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limit
 }
 
 impl Capture {
-    /// One line saying what the limits dropped, if anything.
+    /// One line saying what the limits dropped, if anything, and what was still analysed.
     pub fn limit_warning(&self) -> Option<String> {
         let d = &self.timeline.dropped;
         let f = &self.frag_stats;
         let parts: Vec<String> = [
-            (d.ike_messages, "IKE messages"),
-            (d.esp_flows, "ESP flows"),
-            (d.frag_datagrams, "fragmented datagrams tracked"),
-            (d.icmp, "ICMP errors"),
-            (d.plain_flows, "plain flows"),
-            (f.dropped_limit, "fragments refused by the reassembly limits"),
+            (d.ike_messages, "IKE messages past --max-ike"),
+            (d.esp_flows, "ESP packets of flows past --max-flows"),
+            (d.frag_datagrams, "fragmented datagrams past the fragment table"),
+            (d.icmp, "ICMP errors past the ICMP table"),
+            (d.plain_flows, "packets of plain flows past the flow table"),
+            (
+                f.dropped_limit,
+                "fragments refused by --max-frag-bytes / --max-frag-datagrams",
+            ),
         ]
         .iter()
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
         .collect();
+        let t = &self.timeline;
         (!parts.is_empty()).then(|| {
             format!(
-                "{}: limits reached, not analysed: {} (raise them with --max-*)",
+                "{}: limits reached: {} were left out; the rest was analysed ({} packets read, {} IKE messages and {} ESP flows kept); raise the limits to analyse everything",
                 self.name,
-                parts.join(", ")
+                parts.join(", "),
+                t.packets,
+                t.ike.len(),
+                t.esp.len()
             )
         })
     }

@@ -2,7 +2,7 @@
 //! DESIGN.md, and an optional side-by-side timeline of the IKE exchanges.
 
 use crate::correlate::Case;
-use crate::diagnose::{describe, fmt_time, Finding};
+use crate::diagnose::{describe, fmt_time, Evidence, Finding};
 use crate::inputs::Inputs;
 use serde::Serialize;
 use std::fmt::Write;
@@ -22,6 +22,9 @@ struct CaptureJson<'a> {
     ike_messages: usize,
     esp_flows: usize,
     role: &'a str,
+    /// First and last packet, RFC 3339 in UTC.
+    start: Option<String>,
+    end: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
     dropped: &'a crate::track::Dropped,
@@ -55,14 +58,38 @@ struct EspJson {
     encapsulated: bool,
 }
 
+/// One piece of evidence: the diagnosis's own fields, and its time with the date.
+#[derive(Serialize)]
+struct EvidenceJson<'a> {
+    #[serde(flatten)]
+    e: &'a Evidence,
+    /// RFC 3339: UTC for packets, the log's own zone when it writes one (else taken as UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    situation: &'static str,
+    cause: crate::diagnose::Cause,
+    confidence: f64,
+    summary: &'a str,
+    evidence: Vec<EvidenceJson<'a>>,
+    advice: &'a [String],
+}
+
 #[derive(Serialize)]
 struct Report<'a> {
-    findings: &'a [Finding],
+    findings: Vec<FindingJson<'a>>,
     sides: Vec<SideJson<'a>>,
     ike_sas: Vec<IkeSaJson>,
     esp_flows: Vec<EspJson>,
+    /// Kept for older readers: the same as `clock_offset_s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     clock_offset: Option<f64>,
+    /// Seconds to subtract from the second gateway's clock to match the first's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clock_offset_s: Option<f64>,
     problems: &'a [String],
     skipped: &'a [String],
 }
@@ -82,6 +109,8 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
                     packets: c.timeline.packets,
                     ike_messages: c.timeline.ike.len(),
                     esp_flows: c.timeline.esp.len(),
+                    start: c.timeline.first_time.and_then(rfc3339),
+                    end: c.timeline.last_time.and_then(rfc3339),
                     role: if g.ext.is_some_and(|e| std::ptr::eq(e, c)) {
                         "external"
                     } else {
@@ -132,6 +161,8 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
         }
     }
     let name = |g: Option<usize>| g.map(|i| case.gws[i].name.to_string());
+    // A count is 0, not unknown, when that gateway's capture is there and shows none.
+    let captured = |g: Option<usize>| g.is_some_and(|i| case.gws[i].ext.is_some());
     let esp_flows = case
         .esp
         .iter()
@@ -139,9 +170,27 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
             spi: format!("0x{:08x}", p.spi),
             from: name(p.from),
             to: name(p.to),
-            sent_packets: p.sent.map(|f| f.packets),
-            arrived_packets: p.arrived.map(|f| f.packets),
+            sent_packets: p.sent.map(|f| f.packets).or(captured(p.from).then_some(0)),
+            arrived_packets: p.arrived.map(|f| f.packets).or(captured(p.to).then_some(0)),
             encapsulated: p.sent.or(p.arrived).is_some_and(|f| f.key.udp.is_some()),
+        })
+        .collect();
+    let findings = findings
+        .iter()
+        .map(|f| FindingJson {
+            situation: f.situation(),
+            cause: f.cause,
+            confidence: f.confidence,
+            summary: &f.summary,
+            evidence: f
+                .evidence
+                .iter()
+                .map(|e| EvidenceJson {
+                    e,
+                    timestamp: evidence_timestamp(inputs, e),
+                })
+                .collect(),
+            advice: &f.advice,
         })
         .collect();
     let r = Report {
@@ -150,10 +199,50 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
         ike_sas,
         esp_flows,
         clock_offset: case.clock_offset,
+        clock_offset_s: case.clock_offset,
         problems: &inputs.problems,
         skipped: &inputs.skipped,
     };
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// Seconds since the epoch as RFC 3339 in UTC, to the microsecond.
+fn rfc3339(t: f64) -> Option<String> {
+    let ts = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64).ok()?;
+    Some(ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+}
+
+/// The date and time of a piece of evidence. A packet's time is written without its date
+/// (`HH:MM:SS.ffffff`, UTC): the date is the capture's, on the first day from the capture's start
+/// that puts it at or after the start. A log line's time comes from the log.
+fn evidence_timestamp(inputs: &Inputs, e: &Evidence) -> Option<String> {
+    let sides = || inputs.sides.iter();
+    if e.packet.is_some() {
+        let c = sides().flat_map(|s| &s.captures).find(|c| c.name == e.source)?;
+        let first = c.timeline.first_time?;
+        let time = e.time.as_deref()?;
+        let mut parts = time.splitn(3, ':');
+        let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
+        let of_day = h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + sec.parse::<f64>().ok()?;
+        let mut t = (first / 86_400.0).floor() * 86_400.0 + of_day;
+        if t < first - 1.0 {
+            t += 86_400.0;
+        }
+        return rfc3339(t);
+    }
+    let line = e.line?;
+    let log = sides().flat_map(|s| &s.logs).find(|l| l.name == e.source)?;
+    let lt = log.events.iter().find(|ev| ev.line == line)?.time.as_ref()?;
+    let epoch = lt.epoch?;
+    let ts = jiff::Timestamp::from_microsecond((epoch * 1e6).round() as i64).ok()?;
+    match lt.utc_offset.and_then(|o| jiff::tz::Offset::from_seconds(o).ok()) {
+        Some(off) if off.seconds() != 0 => Some(
+            ts.to_zoned(jiff::tz::TimeZone::fixed(off))
+                .strftime("%Y-%m-%dT%H:%M:%S%.6f%:z")
+                .to_string(),
+        ),
+        _ => rfc3339(epoch),
+    }
 }
 
 #[derive(Serialize)]
@@ -172,7 +261,11 @@ pub fn json_error(message: &str, problems: &[String]) -> String {
         message,
         problems,
     };
-    serde_json::to_string_pretty(&serde_json::json!({ "error": e })).unwrap_or_default()
+    #[derive(Serialize)]
+    struct Wrap<'a> {
+        error: ErrorJson<'a>,
+    }
+    serde_json::to_string_pretty(&Wrap { error: e }).unwrap_or_default()
 }
 
 struct Style {
@@ -189,21 +282,96 @@ impl Style {
     }
 }
 
-/// Wraps `s` at 78 columns with `indent` on continuation lines.
-fn wrap(out: &mut String, first: &str, indent: &str, s: &str) {
-    let mut line = first.to_string();
-    let mut empty = true;
+/// The width text is wrapped to: `COLUMNS` when set, else the terminal's width when standard
+/// output is a terminal, else 80.
+pub fn text_width() -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    {
+        if n > 0 {
+            return n.max(20);
+        }
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(w, _)| usize::from(w.0).max(20))
+        .unwrap_or(80)
+}
+
+/// A word that is a value: a number, an address, `0x…`, `#12`.
+fn is_value(w: &str) -> bool {
+    let w = w.trim_start_matches(['(', '[', '\'', '`']);
+    w.starts_with(|c: char| c.is_ascii_digit())
+        || (w.starts_with('#') && w[1..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+fn is_word(w: &str) -> bool {
+    w.starts_with(|c: char| c.is_alphabetic())
+}
+
+/// The words of `s` in unbreakable groups: a field name stays with the value after it (`SPI
+/// 0x1234`, `seq 1..3`, `msgid 00000000`) and a number with its unit (`3 packets`), unless
+/// punctuation ends the first word.
+fn groups(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev: Option<&str> = None;
+    let mut run = 0;
     for w in s.split_whitespace() {
-        if !empty && line.chars().count() + 1 + w.chars().count() > 78 {
+        let glue = prev.is_some_and(|p| {
+            !p.ends_with([',', ';', ':', '.', ')', ']'])
+                && ((is_word(p) && is_value(w)) || (is_value(p) && is_word(w)))
+                && run < 2
+        });
+        match out.last_mut() {
+            Some(last) if glue => {
+                last.push(' ');
+                last.push_str(w);
+                run += 1;
+            }
+            _ => {
+                out.push(w.to_string());
+                run = 0;
+            }
+        }
+        prev = Some(w);
+    }
+    out
+}
+
+/// Wraps `s` at `width` columns with `indent` on continuation lines; `first` starts the first
+/// line. Escape sequences (colour) in `first` do not count.
+fn wrap(out: &mut String, width: usize, first: &str, indent: &str, s: &str) {
+    let visible = |t: &str| {
+        let mut n = 0;
+        let mut esc = false;
+        for c in t.chars() {
+            match (esc, c) {
+                (false, '\x1b') => esc = true,
+                (true, 'm') => esc = false,
+                (false, _) => n += 1,
+                _ => {}
+            }
+        }
+        n
+    };
+    let mut line = first.to_string();
+    let mut len = visible(first);
+    let mut empty = true;
+    for w in groups(s) {
+        let n = w.chars().count();
+        if !empty && len + 1 + n > width {
             out.push_str(&line);
             out.push('\n');
             line = indent.to_string();
+            len = indent.chars().count();
             empty = true;
         }
         if !empty {
             line.push(' ');
+            len += 1;
         }
-        line.push_str(w);
+        line.push_str(&w);
+        len += n;
         empty = false;
     }
     out.push_str(&line);
@@ -211,10 +379,22 @@ fn wrap(out: &mut String, first: &str, indent: &str, s: &str) {
 }
 
 pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool, timeline: bool) -> String {
+    text_at(case, inputs, findings, colour, timeline, text_width())
+}
+
+/// The text report wrapped to `width` columns.
+pub fn text_at(
+    case: &Case<'_>,
+    inputs: &Inputs,
+    findings: &[Finding],
+    colour: bool,
+    timeline: bool,
+    width: usize,
+) -> String {
     let st = Style { on: colour };
     let mut out = String::new();
     for p in &inputs.problems {
-        wrap(&mut out, &format!("{} ", st.paint("33", "warning:")), "  ", p);
+        wrap(&mut out, width, &format!("{} ", st.paint("33", "warning:")), "  ", p);
     }
     for (i, f) in findings.iter().enumerate() {
         if i == 1 && !f.is_problem() {
@@ -229,7 +409,7 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
         };
         if i == 0 || f.is_problem() {
             let _ = writeln!(out, "{head}  (confidence {:.0}%)", f.confidence * 100.0);
-            wrap(&mut out, "  ", "  ", &f.summary);
+            wrap(&mut out, width, "  ", "  ", &f.summary);
             if !f.evidence.is_empty() {
                 out.push_str("  evidence:\n");
             }
@@ -247,6 +427,7 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
                 let t = e.time.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
                 wrap(
                     &mut out,
+                    width,
                     &format!("    {}{}", st.paint("2", &at), t),
                     "      ",
                     &format!(": {}", e.text),
@@ -256,10 +437,10 @@ pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool
                 out.push_str("  next:\n");
             }
             for a in &f.advice {
-                wrap(&mut out, "    - ", "      ", a);
+                wrap(&mut out, width, "    - ", "      ", a);
             }
         } else {
-            wrap(&mut out, &format!("  {head}: "), "    ", &f.summary);
+            wrap(&mut out, width, &format!("  {head}: "), "    ", &f.summary);
         }
     }
     if timeline {
