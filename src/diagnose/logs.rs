@@ -85,8 +85,8 @@ struct Ev<'a> {
     ike_after: bool,
     /// A child SA came up later in this log (for this connection, when named).
     child_after: bool,
-    /// A state was deleted or a refusal made earlier in this log: kernel errors after that are
-    /// the teardown's, not an install failure.
+    /// A state was deleted earlier in this log: kernel errors after that are the teardown's,
+    /// not an install failure.
     torn_before: bool,
 }
 
@@ -171,7 +171,7 @@ impl<'a> LogFacts<'a> {
                             torn_before: torn,
                         });
                         ike |= matches!(e.kind, EventKind::IkeSaEstablished { .. });
-                        torn |= matches!(e.kind, EventKind::Deleted { .. }) || is_refusal(&e.kind);
+                        torn |= matches!(e.kind, EventKind::Deleted { .. });
                     }
                     // Backwards: what came up later, per connection (a line without one takes any).
                     let mut ike_up: Vec<Option<&str>> = Vec::new();
@@ -209,23 +209,6 @@ impl<'a> LogFacts<'a> {
     fn any(&self, f: impl Fn(&EventKind) -> bool) -> bool {
         self.find(|x| f(x.kind())).is_some()
     }
-}
-
-/// A refusal one daemon made or received: after it, the state is torn down.
-fn is_refusal(k: &EventKind) -> bool {
-    use EventKind as K;
-    matches!(
-        k,
-        K::AuthFailed { .. }
-            | K::IdMismatch { .. }
-            | K::NoProposalChosen { .. }
-            | K::InvalidKe { .. }
-            | K::TsUnacceptable { .. }
-            | K::InvalidIdInformation { .. }
-            | K::NoConnectionKnown { .. }
-            | K::PfsMismatch
-            | K::ChildSaFailed
-    )
 }
 
 /// The stage a pluto state name or an exchange stands for, as the write-up reads
@@ -450,7 +433,7 @@ pub(super) fn log_progress(case: &Case<'_>) -> Option<Finding> {
             .max_by_key(|(_, s, _)| *s)?,
     };
     if stage == Stage::ChildUp {
-        return None;
+        return traffic(&facts);
     }
     let name = g.name;
     let other = facts.gws.iter().find(|o| o.name != name);
@@ -476,6 +459,64 @@ pub(super) fn log_progress(case: &Case<'_>) -> Option<Finding> {
         Stage::ChildUp => return None,
     };
     Some(f.with(Some(x.evidence())))
+}
+
+/// Bytes through a child SA as the daemon counted them (pluto `ESP traffic information`,
+/// charon `closing CHILD_SA ... (N bytes)`, `ipsec whack --trafficstatus`): the last count of
+/// each gateway, and the line.
+fn last_traffic<'a>(g: &'a GwLog<'_>) -> Option<(u64, u64, &'a Ev<'a>)> {
+    g.evs.iter().rev().find_map(|x| match x.kind() {
+        EventKind::TrafficStats {
+            in_bytes: Some(i),
+            out_bytes: Some(o),
+        } => Some((*i, *o, x)),
+        _ => None,
+    })
+}
+
+/// Situation D from the daemons' byte counts, once the SAs are up: what one side sent and the
+/// other never received. `None` when traffic passed both ways or nothing was counted.
+fn traffic(facts: &LogFacts<'_>) -> Option<Finding> {
+    let counted: Vec<_> = facts
+        .gws
+        .iter()
+        .filter_map(|g| last_traffic(g).map(|t| (g.name, t)))
+        .collect();
+    let (cause, conf, summary, evs) = match counted.as_slice() {
+        [(a, (ai, ao, ax)), (b, (bi, bo, bx))] => {
+            let lost_ab = *ao > 0 && *bi == 0;
+            let lost_ba = *bo > 0 && *ai == 0;
+            let evs = vec![ax.evidence(), bx.evidence()];
+            match (lost_ab, lost_ba) {
+                (true, true) => (Cause::EspBlocked, 0.6, format!("the daemons' counters show ESP sent both ways ({a} {ao} bytes, {b} {bo} bytes) and none received: ESP is blocked between the gateways"), evs),
+                (true, false) | (false, true) => {
+                    let (s, r, rout) = if lost_ab { (a, b, *bo) } else { (b, a, *ao) };
+                    if rout == 0 {
+                        (Cause::EspBlocked, 0.45, format!("the daemons' counters show ESP sent by {s} and nothing received by {r}, which sent none back: ESP from {s} is blocked (the other direction carried no traffic to tell)"), evs)
+                    } else {
+                        (Cause::EspOneWay, 0.55, format!("the daemons' counters show ESP from {s} never received by {r}, while {r}'s ESP reaches {s}: one direction is blocked"), evs)
+                    }
+                }
+                (false, false) if *ao == 0 && *bo == 0 => (Cause::NoTrafficSent, 0.45, "the daemons' counters show no ESP sent by either gateway: no traffic enters the tunnel".to_string(), evs),
+                (false, false) if *ai > 0 && *ao == 0 => (Cause::DecryptedNotForwarded, 0.4, format!("the daemons' counters show {a} receiving ESP and sending none back: the decrypted traffic is not forwarded to its hosts, or their replies do not enter the tunnel"), evs),
+                (false, false) if *bi > 0 && *bo == 0 => (Cause::DecryptedNotForwarded, 0.4, format!("the daemons' counters show {b} receiving ESP and sending none back: the decrypted traffic is not forwarded to its hosts, or their replies do not enter the tunnel"), evs),
+                _ => return None,
+            }
+        }
+        [(a, (ai, ao, ax))] => match (*ai, *ao) {
+            (0, 0) => (Cause::NoTrafficSent, 0.35, format!("{a}'s counters show no ESP sent or received through the SA: no traffic enters the tunnel"), vec![ax.evidence()]),
+            (0, _) => (Cause::EspBlocked, 0.35, format!("{a}'s counters show ESP sent and none received: the ESP is lost on the way, or the peer sends nothing back (the peer's log or captures tell which)"), vec![ax.evidence()]),
+            (_, 0) => (Cause::DecryptedNotForwarded, 0.3, format!("{a}'s counters show ESP received and none sent back: its hosts' replies do not enter the tunnel"), vec![ax.evidence()]),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let mut f = Finding::new(cause, conf, format!("IKE and IPsec SAs are up (situation D); {summary}"))
+        .advise("capture on both gateways at once (`ipsec-doctor capture-filter`) to see where the ESP stops: a firewall dropping ESP (proto 50 / UDP 4500), routing or policy on the gateway that sends nothing");
+    for e in evs {
+        f = f.with(Some(e));
+    }
+    Some(f)
 }
 
 /// The peer's kernel answered the first message with ICMP port unreachable.
