@@ -12,7 +12,8 @@ use std::process::ExitCode;
 mod tcpdump_args;
 
 const EXIT_STATUS: &str = "Exit status: 0 the tunnel is healthy, 1 a problem was found, 2 the input could not be used \
-(with --json, an {\"error\": {...}} object on standard output says why).";
+(with --json, an {\"error\": {...}} object on standard output says why) or cannot show what happened (the \
+report's first finding is `inconclusive` and says what to bring).";
 
 const DOCS: &str = "Cause ids and what to do about each: docs/causes.md; the --json format: docs/json.md and \
 docs/diagnose.schema.json (in the source repository).";

@@ -87,7 +87,7 @@ struct Report<'a> {
     /// Kept for older readers: the same as `clock_offset_s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     clock_offset: Option<f64>,
-    /// Seconds to subtract from the second gateway's clock to match the first's.
+    /// Seconds the second gateway's capture clock is ahead of the first's.
     #[serde(skip_serializing_if = "Option::is_none")]
     clock_offset_s: Option<f64>,
     problems: &'a [String],
