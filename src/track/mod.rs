@@ -2,6 +2,8 @@
 //! traffic. Memory grows with the number of SAs, flows and IKE messages (each capped), not with
 //! the number of packets.
 
+mod ikefrag;
+
 use crate::source::Timestamp;
 use crate::wire::isakmp::{self, flags, payload_type, Header, NatD, Notify};
 use crate::wire::packet::{Decoded, Esp, IcmpKind, IpInfo, Quoted, UdpKind, L4};
@@ -20,6 +22,11 @@ pub struct Limits {
     pub plain_flows: usize,
     /// ESP packets kept per flow as evidence (first ones).
     pub esp_samples: usize,
+    /// IKE messages split into IKE fragments (IKEv1 payload 132, IKEv2 SKF) being put back
+    /// together at once; the oldest is given up first.
+    pub ike_frag_sets: usize,
+    /// Bytes of IKEv1 fragments buffered for reassembly at once.
+    pub ike_frag_bytes: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +38,8 @@ impl Default for Limits {
             icmp: 10_000,
             plain_flows: 4096,
             esp_samples: 8,
+            ike_frag_sets: 1024,
+            ike_frag_bytes: 16 << 20,
         }
     }
 }
@@ -65,8 +74,15 @@ pub struct IkeMsg {
     /// IKEv1: the hash algorithm of the (first) phase-1 transform offered or chosen, which
     /// NAT-D hashes use.
     pub v1_hash: Option<u16>,
-    /// IKEv2 SKF (number, total) or IKEv1 fragment (number, last as total=number).
+    /// Sent as IKE fragments (IKEv2 SKF, IKEv1 payload 132), reassembled into this one record:
+    /// (fragments received, total; 0 while the total is unknown).
     pub ike_fragment: Option<(u16, u16)>,
+    /// Every IKE fragment of the message was seen (so `payloads`, `digest` and `length` are the
+    /// whole message's).
+    pub ike_frag_complete: bool,
+    /// Packet numbers of the IKE fragments (the first ones).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fragment_packets: Vec<u64>,
     /// Sent in IP fragments (this record is from the first fragment or the reassembled datagram).
     pub ip_fragmented: bool,
     /// Only the first IP fragment was available: `payloads` may be incomplete.
@@ -101,6 +117,12 @@ impl IkeMsg {
 
     pub fn is_v1_encrypted(&self) -> bool {
         self.major == 1 && self.flags & flags::ENCRYPTION != 0
+    }
+
+    /// An IKEv1 message seen only as fragments without the first one: what it holds (its flags
+    /// and payloads) is unknown.
+    pub fn content_unknown(&self) -> bool {
+        self.major == 1 && self.payloads.contains(&payload_type::V1_FRAGMENT)
     }
 
     pub fn has_notify(&self, t: u16) -> bool {
@@ -231,6 +253,8 @@ pub struct Dropped {
     pub frag_datagrams: u64,
     pub icmp: u64,
     pub plain_flows: u64,
+    /// IKE-fragmented messages given up before they were complete (the record stays, partial).
+    pub ike_frag_sets: u64,
 }
 
 /// Everything one capture showed.
@@ -260,6 +284,8 @@ pub struct Timeline {
     plain_index: HashMap<PlainKey, usize>,
     #[serde(skip)]
     digests: HashMap<u64, u32>,
+    #[serde(skip)]
+    ike_frags: Option<ikefrag::Pool>,
 }
 
 fn secs(ts: Timestamp) -> f64 {
@@ -271,6 +297,98 @@ fn digest(msg: &[u8], length: u32) -> u64 {
     msg[..msg.len().min(256)].hash(&mut h);
     length.hash(&mut h);
     h.finish()
+}
+
+/// Reads the payload chain into `m`; returns the IKE fragment it carries, if any (with its
+/// set tag: IKEv1 fragment id, IKEv2 total).
+fn read_payloads<'a>(h: &'a Header<&'a [u8]>, m: &mut IkeMsg) -> Option<(u16, ikefrag::Piece<'a>)> {
+    let mut frag = None;
+    // IKEv1 fragments are not flagged encrypted, but be lenient: payload 132 is never encrypted.
+    let chain = if m.is_v1_encrypted() && h.next_payload() == payload_type::V1_FRAGMENT {
+        isakmp::Payloads::new(h.body(), payload_type::V1_FRAGMENT, isakmp::HEADER_LEN)
+    } else {
+        h.payloads()
+    };
+    for p in chain.take(32) {
+        let Ok(p) = p else { break };
+        m.payloads.push(p.kind);
+        match p.kind {
+            payload_type::V2_SKF => {
+                if let Some(e) = isakmp::Encrypted::from_payload(&p) {
+                    m.ike_fragment = Some((e.fragment_number, e.total_fragments));
+                    frag = Some((
+                        e.total_fragments,
+                        ikefrag::Piece {
+                            number: e.fragment_number,
+                            last: e.fragment_number == e.total_fragments,
+                            data: &[],
+                        },
+                    ));
+                }
+            }
+            payload_type::V1_FRAGMENT if m.major == 1 => {
+                if let Some(f) = isakmp::V1Fragment::parse(p.body) {
+                    let n = f.number as u16;
+                    m.ike_fragment = Some((n, if f.last { n } else { 0 }));
+                    frag = Some((
+                        f.id,
+                        ikefrag::Piece {
+                            number: n,
+                            last: f.last,
+                            data: f.data,
+                        },
+                    ));
+                }
+            }
+            _ => read_payload(&p, m),
+        }
+    }
+    frag
+}
+
+/// What one (cleartext) payload tells: notifies, NAT-D, the IKEv1 phase-1 hash algorithm.
+fn read_payload(p: &isakmp::Payload<'_>, m: &mut IkeMsg) {
+    match p.kind {
+        payload_type::NOTIFY | payload_type::V2_NOTIFY => {
+            if let Some(n) = Notify::parse(p.body, m.major) {
+                m.notifies.push(n.notify_type);
+            }
+            if let Some(nd) = NatD::from_payload(p, m.major) {
+                m.natd.push((nd.source, nd.hash.to_vec()));
+            }
+        }
+        payload_type::NAT_D | payload_type::NAT_D_DRAFT => {
+            if let Some(nd) = NatD::from_payload(p, m.major) {
+                m.natd.push((nd.source, nd.hash.to_vec()));
+            }
+        }
+        payload_type::SA if m.major == 1 && m.exchange != isakmp::exchange::QUICK_MODE => {
+            let sa = isakmp::Sa::parse(p.body, 1);
+            m.v1_hash = sa
+                .proposals
+                .first()
+                .and_then(|pr| pr.transforms.first())
+                .and_then(|t| t.attribute(isakmp::v1_attr::HASH))
+                .and_then(|v| v.as_u32())
+                .map(|v| v as u16);
+        }
+        _ => {}
+    }
+}
+
+/// The record of a reassembled IKEv1 message takes the original message's header fields and
+/// payloads (all of them, or those in the first fragment).
+fn read_original<T: AsRef<[u8]>>(m: &mut IkeMsg, h: &Header<T>) {
+    m.exchange = h.exchange_type();
+    m.flags = h.flags();
+    m.payloads.clear();
+    m.notifies.clear();
+    m.natd.clear();
+    for p in h.payloads().take(32) {
+        let Ok(p) = p else { break };
+        m.payloads.push(p.kind);
+        read_payload(&p, m);
+    }
 }
 
 impl Timeline {
@@ -390,58 +508,15 @@ impl Timeline {
             natd: Vec::new(),
             v1_hash: None,
             ike_fragment: None,
+            ike_frag_complete: false,
+            fragment_packets: Vec::new(),
             ip_fragmented: d.ip.fragment.is_some() || d.reassembled_from.is_some(),
             partial,
             ip_frag_id: d.ip.fragment.map(|f| f.id),
             digest: digest(msg, h.length()),
             retransmission: false,
         };
-        let encrypted_v1 = m.is_v1_encrypted();
-        if !encrypted_v1 {
-            for p in h.payloads().take(32) {
-                let Ok(p) = p else { break };
-                m.payloads.push(p.kind);
-                match p.kind {
-                    payload_type::NOTIFY | payload_type::V2_NOTIFY => {
-                        if let Some(n) = Notify::parse(p.body, m.major) {
-                            m.notifies.push(n.notify_type);
-                        }
-                        if let Some(nd) = NatD::from_payload(&p, m.major) {
-                            m.natd.push((nd.source, nd.hash.to_vec()));
-                        }
-                    }
-                    payload_type::NAT_D | payload_type::NAT_D_DRAFT => {
-                        if let Some(nd) = NatD::from_payload(&p, m.major) {
-                            m.natd.push((nd.source, nd.hash.to_vec()));
-                        }
-                    }
-                    payload_type::SA if m.major == 1 && m.exchange != isakmp::exchange::QUICK_MODE => {
-                        let sa = isakmp::Sa::parse(p.body, 1);
-                        m.v1_hash = sa
-                            .proposals
-                            .first()
-                            .and_then(|pr| pr.transforms.first())
-                            .and_then(|t| t.attribute(isakmp::v1_attr::HASH))
-                            .and_then(|v| v.as_u32())
-                            .map(|v| v as u16);
-                    }
-                    payload_type::V2_SKF | payload_type::V2_SK => {
-                        if let Some(e) = isakmp::Encrypted::from_payload(&p) {
-                            if p.kind == payload_type::V2_SKF {
-                                m.ike_fragment = Some((e.fragment_number, e.total_fragments));
-                            }
-                        }
-                    }
-                    payload_type::V1_FRAGMENT => {
-                        if let Some(f) = isakmp::V1Fragment::parse(p.body) {
-                            let n = f.number as u16;
-                            m.ike_fragment = Some((n, if f.last { n } else { 0 }));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
+        let frag = read_payloads(&h, &mut m);
         if d.reassembled_from.is_some() {
             // Replace the record made from the first fragment of this datagram.
             if let Some(prev) = self.ike.iter_mut().rev().take(64).find(|p| {
@@ -456,14 +531,103 @@ impl Timeline {
             }
             m.partial = false;
         }
+        // An IKE fragment in a whole datagram joins its message's record. (One that was itself
+        // IP-fragmented keeps a record of its own: its bytes arrive in two steps.)
+        if let (Some((tag, piece)), false, None) = (frag, partial, d.reassembled_from) {
+            let key = ikefrag::SetKey {
+                src: m.src,
+                dst: m.dst,
+                major: m.major,
+                ispi: m.ispi,
+                rspi: m.rspi,
+                msgid: m.msgid,
+                tag,
+                response: m.major >= 2 && m.flags & flags::RESPONSE != 0,
+            };
+            if ikefrag::Pool::usable(&key, &piece) {
+                self.add_ike_fragment(m, key, piece);
+                return;
+            }
+        }
+        self.push_ike(m);
+    }
+
+    fn push_ike(&mut self, mut m: IkeMsg) -> Option<usize> {
         if self.ike.len() >= self.lim().ike_messages {
             self.dropped.ike_messages += 1;
-            return;
+            return None;
         }
         let seen = self.digests.entry(m.digest).or_insert(0);
         m.retransmission = *seen > 0;
         *seen += 1;
         self.ike.push(m);
+        Some(self.ike.len() - 1)
+    }
+
+    /// One IKE fragment: the first one seen of its message makes the message's record, later
+    /// ones complete it. The record is the message as a negotiation step: its retransmissions
+    /// (the same fragments again, or the message unfragmented) are flagged as such.
+    fn add_ike_fragment(&mut self, mut m: IkeMsg, key: ikefrag::SetKey, piece: ikefrag::Piece<'_>) {
+        let lim = self.lim();
+        let pool = self
+            .ike_frags
+            .get_or_insert_with(|| ikefrag::Pool::new(lim.ike_frag_sets, lim.ike_frag_bytes));
+        let (number, len) = (m.number, m.length);
+        let offer = match pool.offer(key, piece) {
+            ikefrag::Offer::New => {
+                // Until it is complete the message is known by its name only.
+                m.digest = key.digest(false);
+                m.ike_fragment = Some((0, 0));
+                m.length = 0;
+                let Some(idx) = self.push_ike(m) else { return };
+                let pool = self.ike_frags.as_mut().expect("created above");
+                let evicted = pool.evicted;
+                let o = pool.attach(key, piece, idx);
+                self.dropped.ike_frag_sets += pool.evicted - evicted;
+                o
+            }
+            o => o,
+        };
+        let ikefrag::Offer::Added {
+            record,
+            received,
+            total,
+            complete,
+        } = offer
+        else {
+            return;
+        };
+        let Some(rec) = self.ike.get_mut(record) else { return };
+        rec.ike_fragment = Some((received, total.unwrap_or(0)));
+        rec.length = rec.length.saturating_add(len);
+        if rec.fragment_packets.len() < ikefrag::MAX_FRAGMENT_PACKETS {
+            rec.fragment_packets.push(number);
+        }
+        if key.major < 2 && piece.number == 1 {
+            // The first IKEv1 fragment starts with the original message's header: its flags
+            // (encrypted or not) and the payloads that fit.
+            if let Ok(h) = Header::new_checked(piece.data) {
+                read_original(rec, &h);
+            }
+        }
+        let Some(whole) = complete else { return };
+        let old = rec.digest;
+        rec.ike_frag_complete = true;
+        rec.digest = match whole.as_deref().map(Header::new_checked) {
+            Some(Ok(h)) => {
+                read_original(rec, &h);
+                rec.length = h.length();
+                digest(h.into_inner(), rec.length)
+            }
+            _ => key.digest(true),
+        };
+        let new = rec.digest;
+        if let Some(c) = self.digests.get_mut(&old) {
+            *c = c.saturating_sub(1);
+        }
+        let seen = self.digests.entry(new).or_insert(0);
+        rec.retransmission = *seen > 0;
+        *seen += 1;
     }
 
     fn add_esp(&mut self, d: &Decoded<'_>, e: Esp, udp: Option<(u16, u16)>, t: f64) {
@@ -678,5 +842,173 @@ mod tests {
         assert!(tl.ike[1].retransmission && tl.ike[1].partial && tl.ike[1].ip_fragmented);
         assert_eq!(tl.frags.len(), 1);
         assert!(tl.frags[0].has_first() && !tl.frags[0].has_last());
+    }
+
+    /// An IKEv1 main mode message with the given (type, body) payloads.
+    fn v1_msg(flags: u8, payloads: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let mut m = vec![0u8; 28];
+        m[0..8].copy_from_slice(&[1; 8]);
+        m[8..16].copy_from_slice(&[2; 8]);
+        m[16] = payloads.first().map_or(0, |p| p.0);
+        m[17] = 0x10;
+        m[18] = 2;
+        m[19] = flags;
+        for (i, (_, body)) in payloads.iter().enumerate() {
+            m.push(payloads.get(i + 1).map_or(0, |p| p.0));
+            m.push(0);
+            m.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+            m.extend_from_slice(body);
+        }
+        let len = m.len() as u32;
+        m[24..28].copy_from_slice(&len.to_be_bytes());
+        m
+    }
+
+    /// `orig` cut into IKEv1 fragments (payload 132) of `size` bytes, with fragment id `id`.
+    fn v1_fragments(orig: &[u8], id: u16, size: usize) -> Vec<Vec<u8>> {
+        let chunks: Vec<&[u8]> = orig.chunks(size).collect();
+        chunks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut body = id.to_be_bytes().to_vec();
+                body.push(i as u8 + 1);
+                body.push(u8::from(i + 1 == chunks.len()));
+                body.extend_from_slice(c);
+                v1_msg(0, &[(payload_type::V1_FRAGMENT, body)])
+            })
+            .collect()
+    }
+
+    /// An IKEv2 IKE_AUTH SKF fragment `n` of `total`.
+    fn skf(n: u16, total: u16, response: bool) -> Vec<u8> {
+        let mut m = vec![0u8; 28];
+        m[0..8].copy_from_slice(&[1; 8]);
+        m[8..16].copy_from_slice(&[2; 8]);
+        m[16] = payload_type::V2_SKF;
+        m[17] = 0x20;
+        m[18] = 35;
+        m[19] = if response { 0x20 } else { 0x08 };
+        m[20..24].copy_from_slice(&1u32.to_be_bytes());
+        m.extend_from_slice(&[if n == 1 { 35 } else { 0 }, 0]);
+        m.extend_from_slice(&(8u16 + 100).to_be_bytes());
+        m.extend_from_slice(&n.to_be_bytes());
+        m.extend_from_slice(&total.to_be_bytes());
+        m.extend_from_slice(&[0xab; 100]);
+        let len = m.len() as u32;
+        m[24..28].copy_from_slice(&len.to_be_bytes());
+        m
+    }
+
+    fn feed(tl: &mut Timeline, n: u64, msg: &[u8], from_responder: bool) {
+        let (s, d) = if from_responder {
+            ([198, 51, 100, 2], [192, 0, 2, 1])
+        } else {
+            ([192, 0, 2, 1], [198, 51, 100, 2])
+        };
+        tl.add(&Decoded {
+            ts: ts(n as i64),
+            number: n,
+            ip: ip(s, d, 17, msg.len() as u32 + 28),
+            l4: L4::Udp {
+                sport: 500,
+                dport: 500,
+                len: msg.len() as u32 + 8,
+                kind: UdpKind::Ike { msg, natt: false },
+            },
+            reassembled_from: None,
+        });
+    }
+
+    #[test]
+    fn v1_fragments_of_a_retransmitted_mr2_are_mr2_again() {
+        // MR2 (KE, nonce) once whole, then retransmitted as three IKEv1 fragments, twice.
+        let mr2 = v1_msg(
+            0,
+            &[(payload_type::KE, vec![7; 512]), (payload_type::NONCE, vec![9; 32])],
+        );
+        let mut tl = Timeline::new(Limits::default());
+        feed(&mut tl, 1, &mr2, true);
+        let frags = v1_fragments(&mr2, 5, 200);
+        assert_eq!(frags.len(), 3);
+        let mut n = 2;
+        for _ in 0..2 {
+            for f in &frags {
+                feed(&mut tl, n, f, true);
+                n += 1;
+            }
+        }
+        assert_eq!(tl.ike.len(), 3, "{:?}", tl.ike);
+        for m in &tl.ike[1..] {
+            assert!(m.ike_frag_complete && m.retransmission, "{m:?}");
+            assert_eq!(m.payloads, vec![payload_type::KE, payload_type::NONCE]);
+            assert_eq!((m.digest, m.length), (tl.ike[0].digest, tl.ike[0].length));
+            assert_eq!(m.ike_fragment, Some((3, 3)));
+        }
+        assert_eq!(tl.ike[1].fragment_packets, vec![2, 3, 4]);
+        assert!(!tl.ike[1].content_unknown());
+    }
+
+    #[test]
+    fn v1_fragments_without_the_first_keep_their_content_unknown() {
+        let mi3 = v1_msg(flags::ENCRYPTION, &[(payload_type::ID, vec![3; 600])]);
+        let frags = v1_fragments(&mi3, 9, 250);
+        let mut tl = Timeline::new(Limits::default());
+        feed(&mut tl, 1, &frags[1], false);
+        feed(&mut tl, 2, &frags[2], false);
+        assert_eq!(tl.ike.len(), 1);
+        let m = &tl.ike[0];
+        assert!(m.content_unknown() && !m.ike_frag_complete && !m.is_v1_encrypted());
+        assert_eq!(m.ike_fragment, Some((2, 3)));
+        // With the first one the header is known: an encrypted message (MI3).
+        let mut tl = Timeline::new(Limits::default());
+        feed(&mut tl, 1, &frags[0], false);
+        assert!(tl.ike[0].is_v1_encrypted() && !tl.ike[0].content_unknown());
+    }
+
+    #[test]
+    fn v2_skf_fragments_are_one_message_and_a_resent_set_a_retransmission() {
+        let mut tl = Timeline::new(Limits::default());
+        let mut n = 1;
+        for _ in 0..2 {
+            for i in 1..=3 {
+                feed(&mut tl, n, &skf(i, 3, false), false);
+                n += 1;
+            }
+        }
+        // The response, whole: a different message with the same SPIs and message id.
+        feed(&mut tl, n, &skf(1, 1, true), true);
+        assert_eq!(tl.ike.len(), 3, "{:?}", tl.ike);
+        assert!(tl.ike[0].ike_frag_complete && !tl.ike[0].retransmission);
+        assert!(tl.ike[1].ike_frag_complete && tl.ike[1].retransmission);
+        assert_eq!(tl.ike[0].length, 3 * 136);
+        assert_eq!(tl.ike[0].ike_fragment, Some((3, 3)));
+        assert!(!tl.ike[2].retransmission && tl.ike[2].is_response());
+    }
+
+    #[test]
+    fn never_completed_fragment_sets_are_bounded() {
+        let lim = Limits {
+            ike_frag_sets: 8,
+            ike_frag_bytes: 4096,
+            ..Limits::default()
+        };
+        let mut tl = Timeline::new(lim);
+        let mut body = 0u16.to_be_bytes().to_vec();
+        body.extend_from_slice(&[1, 0]);
+        body.extend_from_slice(&[0; 1000]);
+        for id in 0..2000u16 {
+            body[0..2].copy_from_slice(&id.to_be_bytes());
+            feed(
+                &mut tl,
+                id as u64 + 1,
+                &v1_msg(0, &[(payload_type::V1_FRAGMENT, body.clone())]),
+                false,
+            );
+            let pool = tl.ike_frags.as_ref().unwrap();
+            assert!(pool.open() <= 8 && pool.buffered() <= 4096);
+        }
+        assert_eq!(tl.ike.len(), 2000);
+        assert!(tl.dropped.ike_frag_sets >= 1990, "{:?}", tl.dropped);
     }
 }
