@@ -1,7 +1,7 @@
 //! charon messages (strongSwan 5.x/6.x) and swanctl/stroke output, with the thread/group tag and
 //! `<conn|N>` removed.
 
-use super::pluto::notify_kind;
+use super::pluto::{child_notify_kind, notify_kind};
 use super::text::{after, find_notify, hex_u32, num, quoted, word, Classified};
 use super::{Daemon, EventKind, Exchange, KernelObject};
 
@@ -10,6 +10,92 @@ pub(crate) fn classify(b: &str) -> Option<Classified> {
     let mut c = classify_kind(b)?;
     c.notify = find_notify(b);
     Some(c)
+}
+
+/// Whether `b` is worded as only charon words it (for lines that come without a tag, such as
+/// `ipsec up` output, which pluto's recogniser sees first). Never true for a pluto message.
+pub(crate) fn owns(b: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "initiating IKE_SA ",
+        "initiating Main Mode IKE_SA ",
+        "initiating Aggressive Mode IKE_SA ",
+        "sending packet: from ",
+        "received packet: from ",
+        "retransmit ",
+        "sending retransmit ",
+        "giving up after ",
+        "establishing IKE_SA ",
+        "establishing CHILD_SA ",
+        "establishing connection '",
+        "initiate failed",
+        "initiate completed",
+        "peer not responding",
+        "looking for ",
+        "no matching peer config found",
+        "no peer config found",
+        "selected peer config '",
+        "no IKE config found for ",
+        "no matching CHILD_SA config found",
+        "received proposals: ",
+        "configured proposals: ",
+        "selected proposal: ",
+        "received proposals unacceptable",
+        "no acceptable proposal found",
+        "no matching proposal found",
+        "no acceptable traffic selectors found",
+        "traffic selectors ",
+        "peer selected invalid traffic selectors",
+        "peer didn't accept ",
+        "key exchange method ",
+        "DH group ",
+        "no shared key found for",
+        "no private key found for",
+        "authentication of '",
+        "constraint check failed",
+        "no trusted ",
+        "no issuer certificate found",
+        "certificate was revoked",
+        "signature validation failed",
+        "peer certificate invalid",
+        "peer certificate verification failed",
+        "subject certificate invalid",
+        "issuer certificate invalid",
+        "maximum path length of",
+        "rejecting certificate without",
+        "self-signed certificate \"",
+        "path length of ",
+        "unable to install ",
+        "unable to add SAD entry",
+        "unable to add policy",
+        "unable to update policy",
+        "received netlink error",
+        "IKE_SA ",
+        "CHILD_SA ",
+        "closing CHILD_SA ",
+        "deleting IKE_SA ",
+        "received DELETE for ",
+        "local host is behind NAT",
+        "remote host is behind NAT",
+        "faking NAT situation",
+        "splitting IKE message",
+        "received fragment #",
+        "failed to establish CHILD_SA",
+        "closing IKE_SA due",
+        "Starting IKE charon daemon",
+        "added configuration ",
+        "ignoring IKE_SA setup from",
+    ];
+    if PREFIXES.iter().any(|p| b.starts_with(p)) {
+        return true;
+    }
+    if let Some(r) = b.strip_prefix("generating ").or_else(|| b.strip_prefix("parsed ")) {
+        return exchange_name(r).is_some();
+    }
+    (b.starts_with("tried ") && b.contains("but MAC mismatched"))
+        || (b.starts_with("connection '") && b.contains("' established successfully"))
+        || (b.starts_with("received ") && has_any(b, &[" notify, no CHILD_SA built", " notify error", " error notify"]))
+        || b.contains(" mode requested by responder is unacceptable")
+        || b.contains(" is initiating a")
 }
 
 fn has_any(b: &str, pats: &[&str]) -> bool {
@@ -280,6 +366,33 @@ fn classify_kind(b: &str) -> Option<Classified> {
         });
     }
 
+    // `looking for peer configs matching 198.51.100.2[sg2]...192.0.2.1[sg1]` (IKEv2 responder:
+    // me[my id]...other[its id]); IKEv1: `looking for pre-shared key peer configs matching
+    // 198.51.100.2...192.0.2.1[sg1]`. The peer's ID, and both addresses.
+    if let Some(r) = b
+        .strip_prefix("looking for ")
+        .and_then(|r| after(r, "peer configs matching "))
+    {
+        let (l, p) = word(r).split_once("...")?;
+        let (local, _) = addr_id(l);
+        let (peer, id) = addr_id(p);
+        let id = id.filter(|i| i != "%any" && !i.is_empty());
+        let mut c = Classified::new(match id {
+            Some(id) => EventKind::PeerId { id },
+            None => EventKind::Other,
+        });
+        c.local = Some(local);
+        c.peer = Some(peer);
+        return Some(c);
+    }
+
+    // Certificates (libstrongswan credential manager, revocation and constraints plugins).
+    if let Some(reason) = cert_reason(b) {
+        return k(EventKind::CertInvalid {
+            reason: reason.to_string(),
+        });
+    }
+
     // Authentication and identities.
     if has_any(b, &["no shared key found for", "no private key found for"])
         || (b.starts_with("authentication of '") && b.contains("(myself)") && b.contains("failed"))
@@ -306,6 +419,7 @@ fn classify_kind(b: &str) -> Option<Classified> {
         return k(EventKind::AuthFailed { by_peer: false });
     }
     if b.contains("no matching peer config found")
+        || b.starts_with("no peer config found")
         || (b.starts_with("selected peer config '") && b.contains("unacceptable"))
         || b.starts_with("constraint check failed")
     {
@@ -350,8 +464,23 @@ fn classify_kind(b: &str) -> Option<Classified> {
         }
         return Some(c);
     }
-    if b.starts_with("DH group ") && b.contains("unacceptable") {
+    // `DH group MODP_2048 unacceptable, requesting ECP_256` (5.x), `key exchange method ...
+    // unacceptable, requesting ...` (6.x): we answer INVALID_KE_PAYLOAD.
+    if (b.starts_with("DH group ") || b.starts_with("key exchange method ")) && b.contains("unacceptable") {
         return k(EventKind::InvalidKe { by_peer: false });
+    }
+    // `peer didn't accept DH group ECP_256, it requested MODP_2048` (5.x), `peer didn't accept
+    // key exchange method ECP_256, it requested ...` (6.x): the peer sent INVALID_KE_PAYLOAD.
+    if b.starts_with("peer didn't accept DH group") || b.starts_with("peer didn't accept key exchange method") {
+        return k(EventKind::InvalidKe { by_peer: true });
+    }
+    // `TRANSPORT mode requested by responder is unacceptable`.
+    if let Some(m) = b.strip_suffix(" mode requested by responder is unacceptable") {
+        let theirs = match m.trim().to_ascii_lowercase().as_str() {
+            "" => None,
+            w => Some(w.to_string()),
+        };
+        return k(EventKind::ModeMismatch { ours: None, theirs });
     }
     if (b.starts_with("traffic selectors ") && b.contains("unacceptable"))
         || has_any(
@@ -370,6 +499,9 @@ fn classify_kind(b: &str) -> Option<Classified> {
 
     // Notifies (`received NO_PROPOSAL_CHOSEN notify error`, `... notify, no CHILD_SA built`).
     if let Some(name) = find_notify(b) {
+        if b.contains("no CHILD_SA built") {
+            return k(child_notify_kind(Some(name), true, b));
+        }
         return k(notify_kind(name, b));
     }
     if has_any(
@@ -498,6 +630,38 @@ fn classify_kind(b: &str) -> Option<Classified> {
         || (b.starts_with("connection '") && b.contains("established successfully"))
     {
         return k(EventKind::CliResult { success: true });
+    }
+    None
+}
+
+/// A certificate refusal, as [`EventKind::CertInvalid`]'s reason word.
+fn cert_reason(b: &str) -> Option<&'static str> {
+    // `peer certificate invalid (valid from ... to ...)` (ike_sa.c), `subject certificate invalid
+    // (valid from ...)` / `issuer certificate invalid (...)` (credential_manager.c); `certificate
+    // "..." not valid` phrasings of plugins.
+    if (b.contains("certificate invalid (valid from") || (b.contains("certificate") && b.contains(" not valid")))
+        && !b.contains("crl is not valid")
+    {
+        return Some("lifetime");
+    }
+    if b.starts_with("no issuer certificate found for") {
+        return Some("unknown-issuer");
+    }
+    if b.starts_with("certificate was revoked") {
+        return Some("revoked");
+    }
+    if b.starts_with("maximum path length of") || (b.starts_with("path length of ") && b.contains("violates")) {
+        return Some("path-length");
+    }
+    if b.contains("does not match any permitted name constraints") || b.contains("matches excluded name constraint") {
+        return Some("name-constraint");
+    }
+    if b.starts_with("rejecting certificate without digitalSignature") {
+        return Some("key-usage");
+    }
+    // `self-signed certificate "CN=sg1" is not trusted` (credential_manager.c).
+    if b.starts_with("self-signed certificate \"") && b.contains("is not trusted") {
+        return Some("untrusted");
     }
     None
 }
@@ -829,9 +993,11 @@ mod tests {
             }
         );
         assert_eq!(classify("sending keep alive to 198.51.100.2[4500]"), None);
+        let c = classify("looking for peer configs matching 198.51.100.2[sg2]...192.0.2.1[sg1]").unwrap();
+        assert_eq!(c.kind, EventKind::PeerId { id: "sg1".into() });
         assert_eq!(
-            classify("looking for peer configs matching 198.51.100.2[sg2]...192.0.2.1[sg1]"),
-            None
+            (c.local.as_deref(), c.peer.as_deref()),
+            (Some("198.51.100.2"), Some("192.0.2.1"))
         );
     }
 }

@@ -340,6 +340,33 @@ pub enum EventKind {
     /// `IKE_AUTH response rejected Child SA with INTERNAL_ADDRESS_FAILURE`; charon `received
     /// FAILED_CP_REQUIRED notify, no CHILD_SA built`.
     ChildRejected { notify: String, by_peer: bool },
+    /// The peer's certificate (or one in its chain) was refused: expired, issuer unknown or not
+    /// trusted, revoked, CRL missing, bad key usage. `reason` is a short stable word: `expired`,
+    /// `not-yet-valid`, `lifetime` (outside its validity, direction not said), `unknown-issuer`,
+    /// `untrusted-issuer`, `untrusted`, `revoked`, `ca-invalid`, `bad-signature`, `key-usage`,
+    /// `path-length`, `name-constraint`, `crl-missing`, `no-ca`, `rejected` (refused, reason on
+    /// another line), or the NSS code itself (`SEC_ERROR_...`) when it is none of these. A
+    /// certificate that is valid but does not carry the expected ID is [`EventKind::IdMismatch`].
+    /// pluto `NSS: ERROR: IPsec certificate CN=sg1 invalid: SEC_ERROR_EXPIRED_CERTIFICATE: ...`,
+    /// `X509: CERT payload bogus or revoked`; charon `no issuer certificate found for "CN=sg1"`,
+    /// `certificate was revoked on ...`.
+    CertInvalid { reason: String },
+    /// Transport mode on one end, tunnel mode on the other (`ours`/`theirs`: "tunnel",
+    /// "transport", "beet" when the line says). pluto `policy dictates Transport Mode, but peer
+    /// requested Tunnel Mode`; charon `TRANSPORT mode requested by responder is unacceptable`.
+    ModeMismatch {
+        ours: Option<String>,
+        theirs: Option<String>,
+    },
+    /// IKE over TCP (RFC 8229) could not connect to the peer: pluto `TCP: socket 12: connecting
+    /// to 198.51.100.2:4500: Connection refused (errno 111)`. `peer` as logged (with port).
+    TcpConnectFailed { peer: Option<String>, errno: Option<u32> },
+    /// A child SA was refused with a notify that has no more specific kind (TEMPORARY_FAILURE,
+    /// FAILED_CP_REQUIRED, INTERNAL_ADDRESS_FAILURE, SINGLE_PAIR_REQUIRED, NO_ADDITIONAL_SAS,
+    /// INVALID_SELECTORS...). The IKE SA itself stands. pluto `CHILD SA failed: TEMPORARY_FAILURE`,
+    /// `IKE_AUTH response rejected Child SA with INTERNAL_ADDRESS_FAILURE`; charon `received
+    /// FAILED_CP_REQUIRED notify, no CHILD_SA built`.
+    ChildRejected { notify: String, by_peer: bool },
     /// A notify not covered by a more specific kind.
     Notify { name: String, by_peer: bool },
     /// Final result printed by `swanctl --initiate` / `ipsec up`.
@@ -987,6 +1014,8 @@ fn push_addr(list: &mut Vec<String>, addr: &str) {
     list.push(a.to_string());
 }
 
+#[cfg(test)]
+mod catalogue_tests;
 #[cfg(test)]
 mod catalogue_tests;
 #[cfg(test)]

@@ -5,6 +5,11 @@ use super::{Daemon, EventKind, Exchange, KernelObject};
 
 /// Classifies one pluto message body. `None`: nothing the diagnosis needs.
 pub(crate) fn classify(b: &str) -> Option<Classified> {
+    // A line whose source is not known (bare `ipsec up` output) is tried here first: charon's own
+    // wordings belong to charon, so that they read the same with and without their `[IKE]` tag.
+    if super::charon::owns(b) {
+        return super::charon::classify(b);
+    }
     let mut c = classify_kind(b)?;
     c.notify = find_notify(b);
     if c.peer.is_none() {
@@ -91,6 +96,21 @@ fn classify_kind(b: &str) -> Option<Classified> {
         });
     }
 
+    // Certificates, IKE over TCP, transport/tunnel mode, refused child SAs (before "established":
+    // `IKE SA established but initiator rejected Child SA response`).
+    if let Some(kind) = cert_kind(b) {
+        return k(kind);
+    }
+    if let Some(kind) = tcp_kind(b) {
+        return k(kind);
+    }
+    if let Some(kind) = mode_kind(b) {
+        return k(kind);
+    }
+    if let Some(kind) = child_refused(b) {
+        return k(kind);
+    }
+
     // Established.
     if b.contains("IPsec SA established") || b.contains("established Child SA") || sa_block(b).is_some() {
         return k(child_established(b));
@@ -146,16 +166,20 @@ fn classify_kind(b: &str) -> Option<Classified> {
             "AUTH mismatch",
             "authentication failed:",
             "failed to match authenticator",
+            "RSA authentication failed",
+            "PSK authentication failed",
+            "no RSA public key known for",
         ],
-    ) || (has_any(
-        b,
-        &[
-            "Signature check",
-            "RSA authentication of",
-            "Digital Signature authentication",
-            "authentication using",
-        ],
-    ) && b.contains("failed"))
+    ) || b == "authentication failed"
+        || (has_any(
+            b,
+            &[
+                "Signature check",
+                "RSA authentication of",
+                "Digital Signature authentication",
+                "authentication using",
+            ],
+        ) && b.contains("failed"))
     {
         return k(EventKind::AuthFailed { by_peer: false });
     }
@@ -172,7 +196,7 @@ fn classify_kind(b: &str) -> Option<Classified> {
             got: quoted(b).map(str::to_string),
         });
     }
-    if let Some(r) = after(b, "Peer ID is ").or_else(|| after(b, "Main mode peer ID is ")) {
+    if let Some(r) = after(b, "Peer ID is ").or_else(|| after(b, " mode peer ID is ")) {
         return k(EventKind::PeerId {
             id: r.trim().to_string(),
         });
@@ -214,6 +238,18 @@ fn classify_kind(b: &str) -> Option<Classified> {
                 list: r[..i].to_string(),
             });
         }
+    }
+
+    // Openswan's initiator checking the IDs the Quick Mode responder returned.
+    if has_any(
+        b,
+        &[
+            "subnet returned doesn't match my proposal",
+            "peer returned protocol id does not match my proposal",
+            "peer returned port doesn't match my proposal",
+        ],
+    ) {
+        return k(EventKind::TsUnacceptable { by_peer: false });
     }
 
     // No connection for what arrived.
@@ -438,11 +474,18 @@ fn classify_kind(b: &str) -> Option<Classified> {
             state: None,
         });
     }
-    if let Some(r) = b.strip_prefix("deleting state (") {
-        return k(EventKind::Deleted {
-            by_peer: false,
-            state: r.split(')').next().map(str::to_string),
-        });
+    // `deleting state (STATE_MAIN_I3) ...` (<= 4.x), `deleting IKE SA (IKE_AUTH_I) aged 0.1s and
+    // sending notification` (5.x: IKE SA, Child SA, ISAKMP SA, IPsec SA).
+    if let Some(r) = b.strip_prefix("deleting ") {
+        let r = ["state (", "IKE SA (", "Child SA (", "ISAKMP SA (", "IPsec SA ("]
+            .iter()
+            .find_map(|p| r.strip_prefix(p));
+        if let Some(r) = r {
+            return k(EventKind::Deleted {
+                by_peer: false,
+                state: r.split(')').next().map(str::to_string),
+            });
+        }
     }
     if let Some(r) = after(b, "ESP traffic information:") {
         return k(EventKind::TrafficStats {
@@ -451,6 +494,236 @@ fn classify_kind(b: &str) -> Option<Classified> {
         });
     }
     None
+}
+
+/// NSS error names and what they say about the peer's certificate.
+const NSS_REASONS: &[(&str, &str)] = &[
+    ("SEC_ERROR_EXPIRED_CERTIFICATE", "expired"),
+    ("SEC_ERROR_EXPIRED_ISSUER_CERTIFICATE", "expired"),
+    ("SEC_ERROR_UNKNOWN_ISSUER", "unknown-issuer"),
+    ("SEC_ERROR_UNTRUSTED_ISSUER", "untrusted-issuer"),
+    ("SEC_ERROR_UNTRUSTED_CERT", "untrusted"),
+    ("SEC_ERROR_REVOKED_CERTIFICATE", "revoked"),
+    ("SEC_ERROR_REVOKED_KEY", "revoked"),
+    ("SEC_ERROR_CA_CERT_INVALID", "ca-invalid"),
+    ("SEC_ERROR_BAD_SIGNATURE", "bad-signature"),
+    ("SEC_ERROR_INADEQUATE_KEY_USAGE", "key-usage"),
+    ("SEC_ERROR_INADEQUATE_CERT_TYPE", "key-usage"),
+    ("SEC_ERROR_PATH_LEN_CONSTRAINT_INVALID", "path-length"),
+    ("SEC_ERROR_CERT_NOT_IN_NAME_SPACE", "name-constraint"),
+    ("SEC_ERROR_CRL_EXPIRED", "crl-missing"),
+    ("SEC_ERROR_CRL_NOT_YET_VALID", "crl-missing"),
+    ("SEC_ERROR_CERT_NOT_VALID", "lifetime"),
+];
+
+/// NSS's English texts (Libreswan <= 3.x logs them alone on the line after `Certificate %s failed
+/// %s verification`, as `ERROR: <text>`).
+const NSS_TEXTS: &[(&str, &str)] = &[
+    ("Peer's Certificate has expired", "expired"),
+    ("Peer's Certificate issuer is not recognized", "unknown-issuer"),
+    (
+        "Peer's certificate issuer has been marked as not trusted",
+        "untrusted-issuer",
+    ),
+    ("Peer's certificate has been marked as not trusted", "untrusted"),
+    ("Peer's Certificate has been revoked", "revoked"),
+    ("Issuer certificate is invalid", "ca-invalid"),
+    ("Peer's certificate has an invalid signature", "bad-signature"),
+    ("Certificate key usage inadequate", "key-usage"),
+    ("certificate revoked!", "revoked"),
+];
+
+/// Certificate refusals, and certificates that do not carry the ID the connection wants.
+fn cert_kind(b: &str) -> Option<EventKind> {
+    // `X509: authentication failed; peer certificate subjectAltName extension does not match
+    // ID_FQDN '@sg1.example.org'` (4.x/5.x; `;`, `,` or `:`): the quoted ID is the one the
+    // connection expects. Without the `X509: authentication failed` lead the same text is only
+    // informational: 5.x logs it when require-id-on-certificate=no lets the SA go on, 4.x after a
+    // certificate already refused (the refusal is the cause); 3.x follows it with `X509:
+    // connection failed due to unmatched IKE ID in certificate SAN`.
+    if has_any(
+        b,
+        &[
+            "subjectAltName extension does not match",
+            "contains no subjectAltName extension to match",
+            "subjectAltName extension failed to decode",
+        ],
+    ) {
+        if !b.contains("X509: authentication failed") {
+            return Some(EventKind::Other);
+        }
+        let expected = after(b, "extension does not match ")
+            .or_else(|| after(b, "extension to match "))
+            .or_else(|| after(b, "while looking for "))
+            .and_then(quoted)
+            .map(str::to_string);
+        return Some(EventKind::IdMismatch { expected, got: None });
+    }
+    if has_any(
+        b,
+        &[
+            "CERT payload does not match connection ID",
+            "unmatched IKE ID in certificate SAN",
+        ],
+    ) {
+        return Some(EventKind::IdMismatch {
+            expected: None,
+            got: None,
+        });
+    }
+    if b.contains("NSS: warning:") {
+        // A retryable usage check; the certificate may still pass with another usage.
+        return Some(EventKind::Other);
+    }
+    if let Some(i) = b.find("SEC_ERROR_") {
+        let r = &b[i..];
+        let end = r
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(r.len());
+        let code = &r[..end];
+        let known = NSS_REASONS.iter().find(|(n, _)| *n == code).map(|(_, r)| r.to_string());
+        if known.is_some() || b.contains("certificate") || b.contains("Certificate") {
+            return Some(EventKind::CertInvalid {
+                reason: known.unwrap_or_else(|| code.to_string()),
+            });
+        }
+    }
+    if let Some((_, reason)) = NSS_TEXTS.iter().find(|(t, _)| b.contains(t)) {
+        return Some(EventKind::CertInvalid {
+            reason: reason.to_string(),
+        });
+    }
+    let reason = if has_any(
+        b,
+        &[
+            "crl-strict=yes and Certificate Revocation List (CRL) is expired or missing",
+            "missing or expired CRL in strict mode",
+        ],
+    ) {
+        "crl-missing"
+    } else if has_any(
+        b,
+        &[
+            "no Certificate Authority in NSS Certificate DB",
+            "No Certificate Authority in NSS Certificate DB",
+        ],
+    ) {
+        "no-ca"
+    } else if has_any(
+        b,
+        &[
+            "X509: CERT payload bogus or revoked",
+            "X509: certificate rejected for this connection",
+            "X509: certificate payload rejected for this connection",
+            "NSS: end certificate invalid",
+            "X509: no EE-cert in chain",
+            "FIPS: rejecting peer cert",
+            "FIPS: Rejecting peer cert",
+        ],
+    ) || (b.starts_with("Certificate ") && b.contains(" verification"))
+    {
+        "rejected"
+    } else {
+        return None;
+    };
+    Some(EventKind::CertInvalid {
+        reason: reason.to_string(),
+    })
+}
+
+/// IKE over TCP that could not reach the peer: `TCP: socket 12: connecting to
+/// 198.51.100.2:4500: Connection refused (errno 111)`.
+fn tcp_kind(b: &str) -> Option<EventKind> {
+    let r = b.strip_prefix("TCP: ")?;
+    if let Some(to) = after(r, "connecting to ") {
+        let (peer, err) = to.split_once(": ").unwrap_or((to, ""));
+        return Some(EventKind::TcpConnectFailed {
+            peer: Some(peer.trim().to_string()).filter(|p| !p.is_empty()),
+            errno: text::errno_of(err),
+        });
+    }
+    if r.contains("sending IKE-in-TCP prefix") || r.contains("send of IKE-in-TCP prefix failed") {
+        return Some(EventKind::TcpConnectFailed {
+            peer: None,
+            errno: text::errno_of(r),
+        });
+    }
+    None
+}
+
+/// "tunnel", "transport" or "beet" named in `s`.
+fn mode_word(s: &str) -> Option<String> {
+    let l = s.to_ascii_lowercase();
+    ["transport", "tunnel", "beet"]
+        .iter()
+        .find(|m| l.contains(*m))
+        .map(|m| m.to_string())
+}
+
+/// `policy dictates Transport Mode, but peer requested Tunnel Mode` (3.x-5.x),
+/// `local policy requires Tunnel Mode but peer requires required Transport Mode` (3.x).
+fn mode_kind(b: &str) -> Option<EventKind> {
+    if let Some((ours, theirs)) = after(b, "policy dictates ").and_then(|r| r.split_once(", but peer requested ")) {
+        return Some(EventKind::ModeMismatch {
+            ours: mode_word(ours),
+            theirs: mode_word(theirs),
+        });
+    }
+    if let Some((ours, theirs)) = after(b, "local policy requires ").and_then(|r| r.split_once(" but peer requires ")) {
+        return Some(EventKind::ModeMismatch {
+            ours: mode_word(ours),
+            theirs: mode_word(theirs),
+        });
+    }
+    None
+}
+
+/// A child SA refused once the IKE SA stands: `CHILD SA failed: TEMPORARY_FAILURE`, `IKE_AUTH
+/// response rejected Child SA with TS_UNACCEPTABLE`, `response for Child SA #2 was rejected with
+/// ...`, `CREATE_CHILD_SA failed with error notification ...`, and the responder's `IKE SA
+/// established but initiator rejected Child SA response`.
+fn child_refused(b: &str) -> Option<EventKind> {
+    if b.contains("initiator rejected Child SA response") {
+        return Some(EventKind::ChildSaFailed);
+    }
+    // `Child SA's Traffic Selector response {...} does not fit the proposal ...`: the initiator
+    // finds the responder's selectors outside what it proposed.
+    if b.starts_with("Child SA's Traffic Selector") && b.contains("does not fit the proposal") {
+        return Some(EventKind::TsUnacceptable { by_peer: false });
+    }
+    let refused = has_any(
+        b,
+        &[
+            "CHILD SA failed: ",
+            "CHILD SA encountered fatal error: ",
+            "rejected Child SA with ",
+            "peer rejected Child SA",
+        ],
+    ) || (b.starts_with("response for Child SA") && b.contains(" was rejected with "))
+        || b.starts_with("CREATE_CHILD_SA failed with error notification");
+    if !refused {
+        return None;
+    }
+    Some(child_notify_kind(find_notify(b), true, b))
+}
+
+/// A child SA refusal carrying `notify` (if any), as the most specific kind.
+pub(crate) fn child_notify_kind(notify: Option<&str>, by_peer: bool, b: &str) -> EventKind {
+    match notify {
+        None => EventKind::ChildSaFailed,
+        Some("NO_PROPOSAL_CHOSEN") => EventKind::NoProposalChosen {
+            phase: Some(2),
+            by_peer,
+        },
+        Some(n) => match notify_kind(n, b) {
+            EventKind::Notify { name, .. } => EventKind::ChildRejected { notify: name, by_peer },
+            EventKind::TsUnacceptable { .. } => EventKind::TsUnacceptable { by_peer },
+            EventKind::InvalidIdInformation { .. } => EventKind::InvalidIdInformation { by_peer },
+            EventKind::InvalidKe { .. } => EventKind::InvalidKe { by_peer },
+            EventKind::AuthFailed { .. } => EventKind::AuthFailed { by_peer },
+            other => other,
+        },
+    }
 }
 
 /// NO_PROPOSAL_CHOSEN, AUTHENTICATION_FAILED... mapped to their kinds, with the direction.

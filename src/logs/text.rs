@@ -102,24 +102,54 @@ pub(crate) fn strip_port(addr: &str) -> &str {
     }
 }
 
-/// Error notify names as strongSwan abbreviates them in payload lists (`N(NO_PROP)`).
+/// errno of a line: `(errno 111)`, `[errno 111, ...`, `errno 111:`, or the strerror text of the
+/// few errors a connect() or send() gives.
+pub(crate) fn errno_of(s: &str) -> Option<u32> {
+    if let Some(n) = after(s, "errno ").and_then(num) {
+        return Some(n);
+    }
+    const TEXTS: &[(&str, u32)] = &[
+        ("Connection refused", 111),
+        ("Connection timed out", 110),
+        ("No route to host", 113),
+        ("Network is unreachable", 101),
+        ("Connection reset by peer", 104),
+        ("Host is down", 112),
+        ("Message too long", 90),
+    ];
+    TEXTS.iter().find(|(t, _)| s.contains(t)).map(|(_, n)| *n)
+}
+
+/// Error notify names as strongSwan abbreviates them in payload lists (`N(NO_PROP)`), from
+/// `notify_type_short_names` (src/libcharon/encoding/payloads/notify_payload.c, 5.9 and 6.0).
 const SHORT_NOTIFIES: &[(&str, &str)] = &[
+    ("CRIT", "UNSUPPORTED_CRITICAL_PAYLOAD"),
+    ("INVAL_IKE_SPI", "INVALID_IKE_SPI"),
+    ("INVAL_MAJOR", "INVALID_MAJOR_VERSION"),
+    ("INVAL_SYN", "INVALID_SYNTAX"),
+    ("INVAL_MID", "INVALID_MESSAGE_ID"),
+    ("INVAL_SPI", "INVALID_SPI"),
+    ("ATTR_UNSUP", "ATTRIBUTES_NOT_SUPPORTED"),
     ("NO_PROP", "NO_PROPOSAL_CHOSEN"),
-    ("AUTH_FAILED", "AUTHENTICATION_FAILED"),
-    ("TS_UNACCEPT", "TS_UNACCEPTABLE"),
+    ("PLD_MAL", "PAYLOAD_MALFORMED"),
     ("INVAL_KE", "INVALID_KE_PAYLOAD"),
     ("INVAL_ID", "INVALID_ID_INFORMATION"),
-    ("INVAL_SYN", "INVALID_SYNTAX"),
-    ("NO_ADD_SAS", "NO_ADDITIONAL_SAS"),
-    ("FAIL_CP_REQ", "FAILED_CP_REQUIRED"),
-    ("INT_ADDR_FAIL", "INTERNAL_ADDRESS_FAILURE"),
+    ("INVAL_CERTEN", "INVALID_CERT_ENCODING"),
+    ("INVAL_CERT", "INVALID_CERTIFICATE"),
+    ("CERT_UNSUP", "CERT_TYPE_UNSUPPORTED"),
+    ("INVAL_CA", "INVALID_CERT_AUTHORITY"),
+    ("INVAL_HASH", "INVALID_HASH_INFORMATION"),
+    ("AUTH_FAILED", "AUTHENTICATION_FAILED"),
     ("SINGLE_PAIR", "SINGLE_PAIR_REQUIRED"),
-    ("UNSUPP_CRIT", "UNSUPPORTED_CRITICAL_PAYLOAD"),
-    ("INVAL_SPI", "INVALID_SPI"),
-    ("INVAL_MID", "INVALID_MESSAGE_ID"),
-    ("INVAL_MAJOR", "INVALID_MAJOR_VERSION"),
+    ("NO_ADD_SAS", "NO_ADDITIONAL_SAS"),
+    ("INT_ADDR_FAIL", "INTERNAL_ADDRESS_FAILURE"),
+    ("FAIL_CP_REQ", "FAILED_CP_REQUIRED"),
+    ("TS_UNACCEPT", "TS_UNACCEPTABLE"),
+    ("INVAL_SEL", "INVALID_SELECTORS"),
+    ("UNACCEPT_ADDR", "UNACCEPTABLE_ADDRESSES"),
+    ("UNEXPECT_NAT", "UNEXPECTED_NAT_DETECTED"),
     ("TEMP_FAIL", "TEMPORARY_FAILURE"),
-    ("CHLD_SA_NOT_FOUND", "CHILD_SA_NOT_FOUND"),
+    ("NO_CHILD_SA", "CHILD_SA_NOT_FOUND"),
 ];
 
 /// Error (and a few status) notify names of IKEv1 and IKEv2.
@@ -155,6 +185,10 @@ const NOTIFIES: &[&str] = &[
     "TEMPORARY_FAILURE",
     "CHILD_SA_NOT_FOUND",
     "UNEQUAL_PAYLOAD_LENGTHS",
+    "INVALID_IKE_SPI",
+    "INVALID_SELECTORS",
+    "UNACCEPTABLE_ADDRESSES",
+    "UNEXPECTED_NAT_DETECTED",
 ];
 
 fn is_name_byte(b: u8) -> bool {
@@ -209,6 +243,7 @@ pub(crate) fn notify_from_peer(s: &str) -> Option<bool> {
         "sending INVALID_KE_PAYLOAD",
         "generating ",
         "notification to ",
+        "responding with ",
     ];
     const RECEIVED: &[&str] = &[
         "received",
