@@ -161,7 +161,18 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
         let parsed = File::open(&path)
             .and_then(|f| logs::parse_reader(&name, std::io::BufReader::with_capacity(1 << 16, f), &opts));
         match parsed {
-            Ok(lf) => side_mut(&mut inputs.sides, &side).logs.push(lf),
+            Ok(lf) => {
+                let parts = lf.split_by_host();
+                let several = parts.len() > 1;
+                for (host, part) in parts {
+                    // A session pasted from several hosts: each host is a gateway of its own.
+                    let side = match host {
+                        Some(h) if several => h,
+                        _ => side.clone(),
+                    };
+                    side_mut(&mut inputs.sides, &side).logs.push(part);
+                }
+            }
             Err(e) => inputs.problems.push(format!("{name}: {e}")),
         }
     }

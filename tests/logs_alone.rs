@@ -244,3 +244,50 @@ fn a_session_that_stops_part_way_is_never_healthy() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn a_session_on_both_gateways_is_split_by_prompt() {
+    // The up command on sg1, then the responder's log read on sg2, pasted as one session: read
+    // as the two gateways' own files are.
+    let mut failures = Vec::new();
+    let mut sessions = 0;
+    for ex in examples() {
+        let Ok(up) = std::fs::read_to_string(ex.dir.join("sg1-up.txt")) else {
+            continue;
+        };
+        let Some(sg2_log) = std::fs::read_dir(&ex.dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.starts_with("sg2-") && n.ends_with(".log")
+            })
+        else {
+            continue;
+        };
+        let log = std::fs::read_to_string(&sg2_log).unwrap();
+        let separate = diagnose_files(&[ex.dir.join("sg1-up.txt"), sg2_log.clone()]);
+        let tmp = tmpdir(&format!("{}-both", ex.name));
+        let p = write(
+            &tmp,
+            "session.txt",
+            &format!("root@sg1:~# ipsec auto --up sg\n{up}\nroot@sg2:~# tail -n 5000 /var/log/daemon.log\n{log}\nroot@sg2:~# "),
+        );
+        let together = diagnose_files(&[p]);
+        sessions += 1;
+        if together[0].cause != separate[0].cause {
+            failures.push(format!(
+                "{}: {} as one session, {} as two files",
+                ex.name, together[0].cause, separate[0].cause
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    assert!(sessions >= 20, "too few sessions: {sessions}");
+    assert!(
+        failures.is_empty(),
+        "{} wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -416,9 +416,6 @@ fn refusal(facts: &LogFacts<'_>) -> Option<Finding> {
 /// (then [`healthy_proof`] has the evidence).
 pub(super) fn log_progress(case: &Case<'_>) -> Option<Finding> {
     let facts = LogFacts::new(case);
-    if let Some(f) = icmp_refused(&facts) {
-        return Some(f);
-    }
     // The initiator's log tells how far the negotiation got: a step the responder took that
     // never reached the initiator (its MR1 lost on the way) was not reached. Without the
     // initiator's log, the furthest any log shows.
@@ -434,6 +431,13 @@ pub(super) fn log_progress(case: &Case<'_>) -> Option<Finding> {
     };
     if stage == Stage::ChildUp {
         return traffic(&facts);
+    }
+    // ICMP port unreachable answers the first message only: one logged after the IKE SA was up
+    // (a delete sent to a daemon that has gone) says nothing about why it failed.
+    if stage <= Stage::FirstSent {
+        if let Some(f) = icmp_refused(&facts) {
+            return Some(f);
+        }
     }
     let name = g.name;
     let other = facts.gws.iter().find(|o| o.name != name);

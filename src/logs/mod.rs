@@ -340,33 +340,6 @@ pub enum EventKind {
     /// `IKE_AUTH response rejected Child SA with INTERNAL_ADDRESS_FAILURE`; charon `received
     /// FAILED_CP_REQUIRED notify, no CHILD_SA built`.
     ChildRejected { notify: String, by_peer: bool },
-    /// The peer's certificate (or one in its chain) was refused: expired, issuer unknown or not
-    /// trusted, revoked, CRL missing, bad key usage. `reason` is a short stable word: `expired`,
-    /// `not-yet-valid`, `lifetime` (outside its validity, direction not said), `unknown-issuer`,
-    /// `untrusted-issuer`, `untrusted`, `revoked`, `ca-invalid`, `bad-signature`, `key-usage`,
-    /// `path-length`, `name-constraint`, `crl-missing`, `no-ca`, `rejected` (refused, reason on
-    /// another line), or the NSS code itself (`SEC_ERROR_...`) when it is none of these. A
-    /// certificate that is valid but does not carry the expected ID is [`EventKind::IdMismatch`].
-    /// pluto `NSS: ERROR: IPsec certificate CN=sg1 invalid: SEC_ERROR_EXPIRED_CERTIFICATE: ...`,
-    /// `X509: CERT payload bogus or revoked`; charon `no issuer certificate found for "CN=sg1"`,
-    /// `certificate was revoked on ...`.
-    CertInvalid { reason: String },
-    /// Transport mode on one end, tunnel mode on the other (`ours`/`theirs`: "tunnel",
-    /// "transport", "beet" when the line says). pluto `policy dictates Transport Mode, but peer
-    /// requested Tunnel Mode`; charon `TRANSPORT mode requested by responder is unacceptable`.
-    ModeMismatch {
-        ours: Option<String>,
-        theirs: Option<String>,
-    },
-    /// IKE over TCP (RFC 8229) could not connect to the peer: pluto `TCP: socket 12: connecting
-    /// to 198.51.100.2:4500: Connection refused (errno 111)`. `peer` as logged (with port).
-    TcpConnectFailed { peer: Option<String>, errno: Option<u32> },
-    /// A child SA was refused with a notify that has no more specific kind (TEMPORARY_FAILURE,
-    /// FAILED_CP_REQUIRED, INTERNAL_ADDRESS_FAILURE, SINGLE_PAIR_REQUIRED, NO_ADDITIONAL_SAS,
-    /// INVALID_SELECTORS...). The IKE SA itself stands. pluto `CHILD SA failed: TEMPORARY_FAILURE`,
-    /// `IKE_AUTH response rejected Child SA with INTERNAL_ADDRESS_FAILURE`; charon `received
-    /// FAILED_CP_REQUIRED notify, no CHILD_SA built`.
-    ChildRejected { notify: String, by_peer: bool },
     /// A notify not covered by a more specific kind.
     Notify { name: String, by_peer: bool },
     /// Final result printed by `swanctl --initiate` / `ipsec up`.
@@ -389,6 +362,9 @@ pub struct LogEvent {
     pub serial: Option<u64>,
     /// A notify named on the line (full RFC name, e.g. "NO_PROPOSAL_CHOSEN").
     pub notify: Option<String>,
+    /// In a pasted terminal session, the host whose prompt the command ran at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub kind: EventKind,
 }
 
@@ -455,6 +431,46 @@ impl LogFile {
             (false, true) => Some(Role::Responder),
             (false, false) => None,
         }
+    }
+}
+
+impl LogFile {
+    /// A pasted session that ran commands on several hosts (`root@sg1:~#`, then `root@sg2:~#`)
+    /// holds several gateways' output: one log per host, named `FILE[HOST]`. Lines before the
+    /// first prompt go with the first host. A log of one host (or none) comes back whole.
+    pub fn split_by_host(self) -> Vec<(Option<String>, LogFile)> {
+        let mut hosts: Vec<String> = Vec::new();
+        for e in &self.events {
+            if let Some(h) = &e.host {
+                if !hosts.contains(h) && hosts.len() < 8 {
+                    hosts.push(h.clone());
+                }
+            }
+        }
+        if hosts.len() < 2 {
+            let host = hosts.pop();
+            return vec![(host, self)];
+        }
+        let mut parts: Vec<(Option<String>, LogFile)> = hosts
+            .iter()
+            .map(|h| {
+                let mut f = self.clone();
+                f.name = format!("{}[{h}]", self.name);
+                f.events.clear();
+                f.local_addrs.clear();
+                f.peer_addrs.clear();
+                (Some(h.clone()), f)
+            })
+            .collect();
+        for e in self.events {
+            let i = e
+                .host
+                .as_ref()
+                .and_then(|h| hosts.iter().position(|x| x == h))
+                .unwrap_or(0);
+            parts[i].1.events.push(e);
+        }
+        parts
     }
 }
 
@@ -569,11 +585,11 @@ pub fn looks_like_log(bytes: &[u8]) -> Option<Dialect> {
         }
         let line = String::from_utf8_lossy(raw.bytes);
         let text = match session.line(&line) {
-            session::Line::Command(session::Output::Up | session::Output::Status) => {
+            session::Line::Command(session::Output::Up | session::Output::Status, _) => {
                 ipsec_commands += 1;
                 continue;
             }
-            session::Line::Command(_) | session::Line::Output(session::Output::Other, _) => continue,
+            session::Line::Command(..) | session::Line::Output(session::Output::Other, _) => continue,
             session::Line::Output(_, text) => text,
         };
         let env = envelope::split(text);
@@ -660,6 +676,8 @@ struct Parser<'o> {
     truncated_warnings: usize,
     /// Prompts and commands of a pasted terminal session.
     session: session::Session,
+    /// The host of the last prompt that named one.
+    host: Option<String>,
 }
 
 impl<'o> Parser<'o> {
@@ -688,12 +706,20 @@ impl<'o> Parser<'o> {
             pending: Vec::new(),
             truncated_warnings: 0,
             session: session::Session::default(),
+            host: None,
         }
     }
 
     fn line(&mut self, no: usize, line: &str) {
         let (output, text) = match self.session.line(line) {
-            session::Line::Command(_) => return,
+            session::Line::Command(_, host) => {
+                if let Some(h) = host {
+                    if self.host.as_deref() != Some(h) {
+                        self.host = Some(h.to_string());
+                    }
+                }
+                return;
+            }
             session::Line::Output(o, text) => (o, text),
         };
         let env = envelope::split(text);
@@ -752,6 +778,7 @@ impl<'o> Parser<'o> {
             conn,
             serial,
             notify: class.notify.map(str::to_string),
+            host: self.host.clone(),
             kind: class.kind,
         };
         self.file.events.push(event);
@@ -1014,8 +1041,6 @@ fn push_addr(list: &mut Vec<String>, addr: &str) {
     list.push(a.to_string());
 }
 
-#[cfg(test)]
-mod catalogue_tests;
 #[cfg(test)]
 mod catalogue_tests;
 #[cfg(test)]

@@ -21,8 +21,9 @@ pub(crate) enum Output {
 /// What one line of a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Line<'a> {
-    /// A prompt with the command typed at it, or a bare command line: not daemon output.
-    Command(Output),
+    /// A prompt with the command typed at it, or a bare command line: not daemon output. The
+    /// host the prompt names, if it names one.
+    Command(Output, Option<&'a str>),
     /// Output of the current command, with any `FILE:` prefix of a multi-file grep removed.
     Output(Output, &'a str),
 }
@@ -36,10 +37,10 @@ pub(crate) struct Session {
 impl Session {
     pub(crate) fn line<'a>(&mut self, line: &'a str) -> Line<'a> {
         let t = line.trim();
-        if let Some(cmd) = command(t) {
+        if let Some((host, cmd)) = command(t) {
             let kind = kind_of(cmd);
             self.current = Some(kind);
-            return Line::Command(kind);
+            return Line::Command(kind, host);
         }
         let out = self.current.unwrap_or(Output::Plain);
         let body = match out {
@@ -107,12 +108,22 @@ const COMMANDS: &[&str] = &[
     "mtr",
 ];
 
-/// The command typed on this line, if it is a prompt line or a bare command line.
-fn command(t: &str) -> Option<&str> {
-    if let Some(cmd) = after_prompt(t) {
-        return Some(cmd);
+/// The command typed on this line (with the prompt's host), if it is a prompt line or a bare
+/// command line.
+fn command(t: &str) -> Option<(Option<&str>, &str)> {
+    if let Some((prompt, cmd)) = after_prompt(t) {
+        return Some((host_of(prompt), cmd));
     }
-    known_command(t).then_some(t)
+    known_command(t).then_some((None, t))
+}
+
+/// The host a prompt names: `user@host:dir`, `[user@host dir]`, `host:~`, `host`.
+fn host_of(prompt: &str) -> Option<&str> {
+    let p = prompt.trim().trim_start_matches('[');
+    let p = p.split_once('@').map_or(p, |(_, h)| h);
+    let end = p.find([':', ' ', ']', '(']).unwrap_or(p.len());
+    let host = &p[..end];
+    (!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')).then_some(host)
 }
 
 /// The first word names a known command and more follows, or it is a whole `ipsec` word
@@ -142,9 +153,9 @@ fn known_command(t: &str) -> bool {
     }
 }
 
-/// The command after a shell prompt: `user@host:~# cmd`, `[user@host dir]$ cmd`, `host# cmd`,
+/// The prompt and the command after it: `user@host:~# cmd`, `[user@host dir]$ cmd`, `host# cmd`,
 /// `host:~ # cmd`, `$ cmd`, `# cmd`, `> cmd` (bare prompts only before a known command).
-fn after_prompt(t: &str) -> Option<&str> {
+fn after_prompt(t: &str) -> Option<(&str, &str)> {
     // Look for the prompt's end: `# ` / `$ ` / `% ` / `> ` within the first 100 bytes.
     let limit = t.len().min(100);
     for (i, c) in t.char_indices() {
@@ -161,10 +172,10 @@ fn after_prompt(t: &str) -> Option<&str> {
         }
         if prompt.trim().is_empty() {
             // A bare `$ ` / `# `: only with a command we know (a `# comment` is not one).
-            return known_command(cmd).then_some(cmd);
+            return known_command(cmd).then_some((prompt, cmd));
         }
         if looks_like_prompt(prompt) && (known_command(cmd) || prompt.contains('@') || prompt.starts_with('[')) {
-            return Some(cmd);
+            return Some((prompt, cmd));
         }
         return None;
     }
@@ -294,7 +305,20 @@ mod tests {
             ("sudo ipsec auto --up sg", Output::Up),
             ("ipsec status", Output::Status),
         ] {
-            assert_eq!(kinds(line), vec![Line::Command(kind)], "{line}");
+            assert!(matches!(kinds(line)[..], [Line::Command(k, _)] if k == kind), "{line}");
+        }
+    }
+
+    #[test]
+    fn prompt_hosts() {
+        for (line, host) in [
+            ("root@sg1:~# ipsec auto --up sg", Some("sg1")),
+            ("[root@gw-east ~]# ipsec up net", Some("gw-east")),
+            ("sg2# swanctl --list-sas", Some("sg2")),
+            ("vpn1:~ # ipsec status", Some("vpn1")),
+            ("$ ipsec status", None),
+        ] {
+            assert!(matches!(kinds(line)[..], [Line::Command(_, h)] if h == host), "{line}");
         }
     }
 
@@ -321,12 +345,12 @@ mod tests {
     fn output_follows_its_command_and_grep_prefixes_go() {
         let text = "root@sg2:~# grep -r sg /var/log/\n/var/log/auth.log:Nov 28 05:49:23 sg2 pluto[1]: \"sg\" #1: x\nroot@sg2:~# ipsec status\n000 \"sg\": 10.2.0.0/24===198.51.100.2";
         let k = kinds(text);
-        assert_eq!(k[0], Line::Command(Output::Log));
+        assert_eq!(k[0], Line::Command(Output::Log, Some("sg2")));
         assert_eq!(
             k[1],
             Line::Output(Output::Log, "Nov 28 05:49:23 sg2 pluto[1]: \"sg\" #1: x")
         );
-        assert_eq!(k[2], Line::Command(Output::Status));
+        assert_eq!(k[2], Line::Command(Output::Status, Some("sg2")));
         assert!(matches!(k[3], Line::Output(Output::Status, _)));
         assert_eq!(strip_file_prefix("pluto.log:12:\"sg\" #1: x"), "\"sg\" #1: x");
         assert_eq!(strip_file_prefix("\"sg\" #1: x"), "\"sg\" #1: x");
