@@ -157,8 +157,15 @@ fn parse_count(v: &str) -> Result<u64, String> {
 /// The whole manual: the top-level page, then each subcommand's synopsis, description and options.
 fn man_page() -> std::io::Result<Vec<u8>> {
     let cmd = Cli::command();
-    let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    let mut top = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut top)?;
+    // The subcommands are sections of this page, not pages of their own.
+    let mut top = String::from_utf8_lossy(&top).into_owned();
+    for sub in cmd.get_subcommands() {
+        let page = format!("ipsec\\-doctor\\-{}(1)", sub.get_name().replace('-', "\\-"));
+        top = top.replace(&page, &format!("ipsec\\-doctor {}", sub.get_name().replace('-', "\\-")));
+    }
+    let mut out = top.replacen(".SH EXTRA", ".SH NOTES", 1).into_bytes();
     for sub in cmd.get_subcommands() {
         let name = format!("ipsec-doctor {}", sub.get_name());
         let man = clap_mangen::Man::new(sub.clone().bin_name(name.clone()));
