@@ -213,6 +213,42 @@ fn libreswan_tcp_mode_and_child_refusals() {
                 },
             ),
             ("IKE SA established but initiator rejected Child SA response", EventKind::ChildSaFailed),
+            (
+                "IKE SA authentication failed, incomplete IKE_AUTH response contains the Child SA error notification TS_UNACCEPTABLE for Child SA #2",
+                EventKind::TsUnacceptable { by_peer: true },
+            ),
+            (
+                "IKE SA authentication failed, unrecognized IKE_AUTH response",
+                EventKind::AuthFailed { by_peer: true },
+            ),
+            (
+                "IKE SA authentication request rejected by peer: NO_PROPOSAL_CHOSEN",
+                EventKind::NoProposalChosen {
+                    phase: Some(2),
+                    by_peer: true,
+                },
+            ),
+            (
+                "kernel: xfrm XFRM_MSG_NEWPOLICY add response for flow 10.1.0.0/24===10.2.0.0/24: File exists (errno 17)",
+                EventKind::KernelInstallFailed {
+                    what: KernelObject::Policy,
+                    errno: Some(17),
+                },
+            ),
+            (
+                "netlink response for Add SA esp.c1234567@198.51.100.2: Protocol not supported (errno 93)",
+                EventKind::KernelInstallFailed {
+                    what: KernelObject::Sa,
+                    errno: Some(93),
+                },
+            ),
+            (
+                "installing IPsec SA failed - check logs or dmesg",
+                EventKind::KernelInstallFailed {
+                    what: KernelObject::Sa,
+                    errno: None,
+                },
+            ),
             // ikev2_ts.c: the initiator checks the responder's selectors.
             (
                 "Child SA's Traffic Selector response {TSi=10.1.0.0-10.1.0.255/ALL;TSr=10.2.0.0-10.2.0.255/ALL} does not fit the proposal {TSi=10.1.0.0/24;TSr=10.9.0.0/24}",
@@ -533,6 +569,17 @@ fn strongswan_rows() -> Vec<Row<'static>> {
         ),
         ("no matching peer config found", id_mismatch(None)),
         ("no peer config found", id_mismatch(None)),
+        (
+            "IDir 'sg3.example.org' does not match to 'sg2.example.org'",
+            EventKind::IdMismatch {
+                expected: Some("sg2.example.org".into()),
+                got: Some("sg3.example.org".into()),
+            },
+        ),
+        (
+            "found 1 matching config, but none allows pre-shared key authentication using Main Mode",
+            EventKind::NoConnectionKnown { phase: Some(1) },
+        ),
         (
             "tried 1 shared key for 'sg2.example.org' - 'sg1.example.org', but MAC mismatched",
             EventKind::AuthFailed { by_peer: false },

@@ -84,6 +84,7 @@ pub(crate) fn owns(b: &str) -> bool {
         "Starting IKE charon daemon",
         "added configuration ",
         "ignoring IKE_SA setup from",
+        "IDir '",
     ];
     if PREFIXES.iter().any(|p| b.starts_with(p)) {
         return true;
@@ -94,6 +95,7 @@ pub(crate) fn owns(b: &str) -> bool {
     (b.starts_with("tried ") && b.contains("but MAC mismatched"))
         || (b.starts_with("connection '") && b.contains("' established successfully"))
         || (b.starts_with("received ") && has_any(b, &[" notify, no CHILD_SA built", " notify error", " error notify"]))
+        || (b.starts_with("found ") && b.contains("but none allows"))
         || b.contains(" mode requested by responder is unacceptable")
         || b.contains(" is initiating a")
 }
@@ -417,6 +419,20 @@ fn classify_kind(b: &str) -> Option<Classified> {
         )
     {
         return k(EventKind::AuthFailed { by_peer: false });
+    }
+    // IKEv1 initiator: `IDir 'sg3.example.org' does not match to 'sg2.example.org'` (got, expected).
+    if let Some(r) = b.strip_prefix("IDir ") {
+        if let Some((got, expected)) = r.split_once(" does not match to ") {
+            return k(EventKind::IdMismatch {
+                expected: quoted(expected).map(str::to_string),
+                got: quoted(got).map(str::to_string),
+            });
+        }
+    }
+    // IKEv1 responder: `found 1 matching config, but none allows pre-shared key authentication
+    // using Main Mode` (authby / aggressive differ).
+    if b.starts_with("found ") && b.contains("matching config") && b.contains("but none allows") {
+        return k(EventKind::NoConnectionKnown { phase: Some(1) });
     }
     if b.contains("no matching peer config found")
         || b.starts_with("no peer config found")

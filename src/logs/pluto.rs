@@ -146,13 +146,20 @@ fn classify_kind(b: &str) -> Option<Classified> {
     {
         return k(EventKind::SecretMissing);
     }
-    if has_any(
-        b,
-        &[
-            "authentication request rejected by peer",
-            "IKE SA authentication failed, ",
-        ],
-    ) {
+    // `IKE SA authentication failed, incomplete IKE_AUTH response contains the Child SA error
+    // notification TS_UNACCEPTABLE for Child SA #2` (5.x): the child's refusal is the news.
+    if b.contains("IKE SA authentication failed, incomplete IKE_AUTH response contains the Child SA error") {
+        return k(child_notify_kind(find_notify(b), true, b));
+    }
+    // `IKE SA authentication request rejected by peer: AUTHENTICATION_FAILED` (4.x/5.x); another
+    // notify there refused what the IKE_AUTH request carried (its child SA).
+    if let Some(r) = after(b, "authentication request rejected by peer") {
+        return k(match find_notify(r) {
+            None | Some("AUTHENTICATION_FAILED") => EventKind::AuthFailed { by_peer: true },
+            n => child_notify_kind(n, true, b),
+        });
+    }
+    if b.contains("IKE SA authentication failed, ") {
         return k(EventKind::AuthFailed { by_peer: true });
     }
     if has_any(
@@ -263,6 +270,27 @@ fn classify_kind(b: &str) -> Option<Classified> {
     }
 
     // Kernel, routes, updown.
+    // 5.x: `kernel: xfrm XFRM_MSG_NEWPOLICY add response for flow ...: File exists (errno 17)`,
+    // `installing IPsec SA failed - check logs or dmesg`.
+    if b.starts_with("kernel: xfrm ") && b.contains(" response for flow") {
+        let what = if b.contains("POLICY") {
+            KernelObject::Policy
+        } else if b.contains("XFRM_MSG_NEWSA") || b.contains("XFRM_MSG_UPDSA") {
+            KernelObject::Sa
+        } else {
+            KernelObject::Unknown
+        };
+        return k(EventKind::KernelInstallFailed {
+            what,
+            errno: text::errno_of(b),
+        });
+    }
+    if b.starts_with("installing IPsec SA failed") || b.contains("Adding IPsec SA to failed") {
+        return k(EventKind::KernelInstallFailed {
+            what: KernelObject::Sa,
+            errno: None,
+        });
+    }
     if b.contains("netlink response for") || b.contains("setup_half_ipsec_sa() hit fail") {
         let what = if b.contains("policy") {
             KernelObject::Policy
