@@ -1,5 +1,19 @@
 # Libreswan (pluto) per-gateway setup. Sourced by run-scenario.
+# DAEMON=libreswan: Debian's 4.10 (ipsec/pluto on PATH). DAEMON=libreswan5: Libreswan 5.x built
+# by lab/build-libreswan5 into its own prefix ($LIBRESWAN5, default /opt/libreswan5), always
+# called by full path; its config uses keyexchange= (not ikev2=), no keyingtries= (ignored in 5.x)
+# and `ipsec add` / `ipsec up` instead of the deprecated `ipsec auto --add/--up`.
 PLUTO=/usr/libexec/ipsec/pluto
+IPSEC=ipsec
+LSW_MAJOR=4
+lsw_select() { # DAEMON
+    if [ "$1" = libreswan5 ]; then
+        local pre="${LIBRESWAN5:-/opt/libreswan5}"
+        PLUTO="$pre/libexec/ipsec/pluto"; IPSEC="$pre/sbin/ipsec"; LSW_MAJOR=5
+        [ -x "$PLUTO" ] && [ -x "$IPSEC" ] || {
+            echo "Libreswan 5 not found under $pre: build it with lab/build-libreswan5 SRC $pre" >&2; return 1; }
+    fi
+}
 
 # lsw_conf SIDE  -> writes $RUN/SIDE/{ipsec.conf,ipsec.secrets,nss}
 # uses: SIDE-specific vars computed by run-scenario (L_ADDR R_ADDR L_NET R_NET L_ID R_ID IKE_ALG ESP_ALG PFS PSK FRAG
@@ -25,8 +39,14 @@ lsw_conf() {
 	leftsendcert=always
 	rightca=%same"
     fi
-    local v="ikev2=insist" setup=""
+    local v="ikev2=insist" setup="" tries="keyingtries=1"
     if [ "$IKE" = 1 ]; then v="ikev2=no"; setup="ikev1-policy=accept"; fi
+    if [ "$LSW_MAJOR" = 5 ]; then
+        v="keyexchange=ikev2"; [ "$IKE" = 1 ] && v="keyexchange=ikev1"
+        tries=""   # 5.x ignores keyingtries= (with a warning)
+        setup="$setup
+	dumpdir=$d/run"   # else: warning: chdir("/run/pluto5") to dumpdir failed
+    fi
     cat > "$d/ipsec.conf" <<EOC
 config setup
 	$setup
@@ -50,7 +70,7 @@ conn sg
 	pfs=$PFS
 	fragmentation=$FRAG
 	retransmit-timeout=${RETRANSMIT_TIMEOUT:-10s}
-	keyingtries=1
+	$tries
 	auto=add
 EOC
     if [ "$AUTH" = psk ]; then
@@ -68,13 +88,20 @@ lsw_start() { # SIDE LOG
         --secretsfile "$d/ipsec.secrets" --ipsecdir "$d/ipsec.d" --logfile "$2"
     for _ in $(seq 100); do [ -S "$d/run/pluto.ctl" ] && break; sleep 0.1; done
     [ -S "$d/run/pluto.ctl" ] || { echo "pluto on $side did not start" >&2; cat "$d/pluto.stderr" >&2; return 1; }
-    nsx "$side" ipsec auto --config "$d/ipsec.conf" --ctlsocket "$d/run/pluto.ctl" --add sg >> "$RUN/$side/add.txt" 2>&1 \
-        || { echo "ipsec auto --add failed on $side:" >&2; cat "$RUN/$side/add.txt" >&2; return 1; }
+    if [ "$LSW_MAJOR" = 5 ]; then
+        nsx "$side" "$IPSEC" add --config "$d/ipsec.conf" --ctlsocket "$d/run/pluto.ctl" sg >> "$RUN/$side/add.txt" 2>&1
+    else
+        nsx "$side" "$IPSEC" auto --config "$d/ipsec.conf" --ctlsocket "$d/run/pluto.ctl" --add sg >> "$RUN/$side/add.txt" 2>&1
+    fi || { echo "adding the connection failed on $side:" >&2; cat "$RUN/$side/add.txt" >&2; return 1; }
 }
 
 lsw_up() { # SIDE OUTFILE
     local d="$RUN/$1"
-    timeout "${UP_TIMEOUT:-25}" ip netns exec "$(ns "$1")" ipsec auto --config "$d/ipsec.conf" \
-        --ctlsocket "$d/run/pluto.ctl" --up sg > "$2" 2>&1
+    if [ "$LSW_MAJOR" = 5 ]; then   # no `ipsec auto` in 5.x: `ipsec up` (whack --initiate)
+        timeout "${UP_TIMEOUT:-25}" ip netns exec "$(ns "$1")" "$IPSEC" up --ctlsocket "$d/run/pluto.ctl" sg > "$2" 2>&1
+    else
+        timeout "${UP_TIMEOUT:-25}" ip netns exec "$(ns "$1")" "$IPSEC" auto --config "$d/ipsec.conf" \
+            --ctlsocket "$d/run/pluto.ctl" --up sg > "$2" 2>&1
+    fi
     echo $? > "$RUN/up.rc"
 }
