@@ -419,14 +419,13 @@ pub(super) fn log_progress(case: &Case<'_>) -> Option<Finding> {
     // The initiator's log tells how far the negotiation got: a step the responder took that
     // never reached the initiator (its MR1 lost on the way) was not reached. Without the
     // initiator's log, the furthest any log shows.
-    let reached = |g: &'_ GwLog<'_>| g.reached.map(|(s, i)| (s, i));
     let initiator = facts.gws.iter().find(|g| g.initiated() && g.reached.is_some());
     let (g, stage, x) = match initiator {
-        Some(g) => reached(g).map(|(s, i)| (g, s, &g.evs[i]))?,
+        Some(g) => g.reached.map(|(s, i)| (g, s, &g.evs[i]))?,
         None => facts
             .gws
             .iter()
-            .filter_map(|g| reached(g).map(|(s, i)| (g, s, &g.evs[i])))
+            .filter_map(|g| g.reached.map(|(s, i)| (g, s, &g.evs[i])))
             .max_by_key(|(_, s, _)| *s)?,
     };
     if stage == Stage::ChildUp {

@@ -216,7 +216,7 @@ fn kind_of(cmd: &str) -> Output {
         return Output::Other;
     };
     let name = first.rsplit('/').next().unwrap_or(first);
-    let has = |w: &str| words.iter().any(|x| *x == w);
+    let has = |w: &str| words.contains(&w);
     let any = |ws: &[&str]| ws.iter().any(|w| has(w));
     match name {
         "ipsec" | "strongswan" | "whack" => {
