@@ -242,8 +242,9 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         if let Some(f) = not_forwarded(case) {
             return Some(f);
         }
-        // A gateway that receives ESP and sends none back: its hosts' replies are not sent (or
-        // the decrypted traffic never reached them).
+        // A gateway that receives the peer's ESP and sends none at all: nothing leaves it, so
+        // the fault is on that gateway (its hosts' traffic or replies do not enter the tunnel),
+        // not on the path (esp-one-way is ESP that leaves one gateway and does not arrive).
         for (gi, g) in case.gws.iter().enumerate() {
             let inbound = esp
                 .iter()
@@ -251,17 +252,17 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             let outbound = esp.iter().any(|p| p.from == Some(gi) && p.to.is_some());
             if let (Some(p), false) = (inbound, outbound) {
                 let r = p.arrived?;
+                let from = p.from.map(|o| case.gws[o].name).unwrap_or("the peer");
                 return Some(
-                    Finding::new(
-                        Cause::EspOneWay,
-                        0.5,
-                        format!(
-                            "ESP reaches {} (SPI 0x{:08x}) but {} sends none back: the replies are not sent, or the decrypted traffic never reached the host behind it",
-                            g.name, r.key.spi, g.name
-                        ),
-                    )
-                    .with(flow_evidence(case, gi, r, "arrived"))
-                    .advise(format!("capture {}'s internal interface: if the traffic goes out and replies come back, they are not routed into the tunnel (policy, routing, firewall on {})", g.name, g.name)),
+                    silent_gateway(case, gi, r, 0.75)
+                        .with(
+                            p.sent
+                                .and_then(|s| flow_evidence(case, p.from.unwrap_or(0), s, &format!("sent by {from}"))),
+                        )
+                        .advise(format!(
+                            "{}'s own capture shows no ESP leaving it: the path is not at fault",
+                            g.name
+                        )),
                 );
             }
         }
@@ -277,7 +278,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             Finding::new(
                 Cause::EspOneWay,
                 0.45,
-                format!("{} sends ESP (SPI 0x{:08x}) but receives none back; from one capture, ESP lost on the way out cannot be told from replies lost on the way back (esp-blocked)", case.gws[gw].name, s.key.spi),
+                format!("{} sends ESP (SPI 0x{:08x}) but receives none back; from one capture, ESP lost on the way out cannot be told from replies lost on the way back (esp-blocked) or from a peer that sends none (no-traffic-sent there)", case.gws[gw].name, s.key.spi),
             )
             .with(flow_evidence(case, gw, s, "sent"))
             .advise("capture ESP on the other gateway at the same time: tcpdump -i eth1 -v -n -p ip host PEER and ip proto 50 (or udp port 4500)"),
@@ -285,17 +286,30 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
     }
     if out.is_empty() && !inc.is_empty() {
         let r = inc[0].arrived?;
-        return Some(
-            Finding::new(
-                Cause::EspOneWay,
-                0.45,
-                format!("{} receives ESP (SPI 0x{:08x}) but sends none back", case.gws[gw].name, r.key.spi),
-            )
-            .with(flow_evidence(case, gw, r, "arrived"))
-            .advise("if the decrypted traffic reaches the inside host, its replies are not routed into the tunnel on this gateway; capture its internal interface"),
-        );
+        return Some(silent_gateway(case, gw, r, 0.6));
     }
     not_forwarded(case)
+}
+
+/// Gateway `gi` receives ESP (`r`, in its own capture) and sends none: no-traffic-sent there.
+fn silent_gateway(case: &Case<'_>, gi: usize, r: &EspFlow, confidence: f64) -> Finding {
+    let name = case.gws[gi].name;
+    Finding::new(
+        Cause::NoTrafficSent,
+        confidence,
+        format!(
+            "ESP reaches {name} (SPI 0x{:08x}) and {name} sends no ESP at all: its hosts' traffic (or their replies) does not enter the tunnel on {name}, or the decrypted traffic never reaches them",
+            r.key.spi
+        ),
+    )
+    .with(flow_evidence(case, gi, r, "arrived"))
+    .with(log_ev(&case.gws[gi], |k| matches!(k, EventKind::UpdownFailed { .. } | EventKind::RouteFailed)))
+    .advise(format!(
+        "on {name}: check the routes, policies and firewall for the protected subnets (ip xfrm policy, ip route, iptables -L FORWARD -n -v) and the _updown script's errors in its log"
+    ))
+    .advise(format!(
+        "capture {name}'s internal interface: if the decrypted traffic goes out and replies come back, the replies are not routed into the tunnel; if nothing goes out, the decrypted traffic is dropped on {name}"
+    ))
 }
 
 /// Unicast traffic between hosts (not multicast, broadcast or link-local chatter such as

@@ -1,7 +1,7 @@
 //! Situations A, B and C: how far the IKE negotiation got, and why it stopped there.
 
-use super::logs::{log_cause, log_ev_any, log_progress};
-use super::{fmt_time, log_ev, msg_evidence, Cause, Evidence, Finding};
+use super::logs::{healthy_proof, log_cause, log_ev_any, log_progress};
+use super::{fmt_time, msg_evidence, Cause, Evidence, Finding};
 use crate::correlate::{Case, MsgPath, MsgRef};
 use crate::logs::EventKind;
 use crate::track::IkeMsg;
@@ -101,6 +101,8 @@ fn is_request(v: &View<'_>) -> bool {
     }
 }
 
+/// The step of one message whose content is known (IKEv1 fragments without their first one
+/// are placed by [`classify`]).
 fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
     let m = v.m;
     match m.exchange {
@@ -108,8 +110,7 @@ fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
         ex::IKE_AUTH | 43 => Some(Step::Auth),
         ex::CREATE_CHILD_SA | ex::QUICK_MODE => Some(Step::Child),
         ex::IDENTITY_PROTECTION => {
-            // IKEv1 fragments (payload 132) carry no E flag but only ever hold MI3/MR3.
-            if m.is_v1_encrypted() || m.ike_fragment.is_some() {
+            if m.is_v1_encrypted() {
                 Some(Step::Auth)
             } else if Some(m.digest) == first_digest || (v.from_initiator && m.rspi == [0; 8]) {
                 Some(Step::First)
@@ -120,7 +121,7 @@ fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
             }
         }
         ex::AGGRESSIVE | ex::BASE => {
-            if v.from_initiator && m.rspi == [0; 8] && m.ike_fragment.is_none() {
+            if v.from_initiator && m.rspi == [0; 8] {
                 Some(Step::First)
             } else if v.from_initiator {
                 Some(Step::Auth)
@@ -132,10 +133,86 @@ fn step_of(v: &View<'_>, first_digest: Option<u64>) -> Option<Step> {
     }
 }
 
+/// The step of every message of one IKE SA (`vs` in time order). A main mode message seen only
+/// as IKEv1 fragments without the first one has no readable header or payloads: it is placed by
+/// what came before it. A responder's fragmented message is MR3 only once the initiator's MI3
+/// was seen (else it is MR2, typically retransmitted in fragments because MI3 was not accepted);
+/// an initiator's is MI3 once the responder's MR2 was seen.
+fn classify(vs: &[View<'_>]) -> Vec<Option<Step>> {
+    let first_digest = vs.iter().find(|v| v.from_initiator).map(|v| v.m.digest);
+    let mut out = Vec::with_capacity(vs.len());
+    let (mut mi3, mut mr2) = (false, false);
+    for v in vs {
+        let s = if v.m.content_unknown() && v.m.exchange == ex::IDENTITY_PROTECTION {
+            Some(match (v.from_initiator, mi3, mr2) {
+                (false, true, _) | (true, _, true) => Step::Auth,
+                _ => Step::Second,
+            })
+        } else {
+            step_of(v, first_digest)
+        };
+        if s == Some(Step::Auth) && v.from_initiator {
+            mi3 = true;
+        }
+        if s == Some(Step::Second) && !v.from_initiator {
+            mr2 = true;
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// Splits one IKE SA's messages (`vs` in time order, `t` their common-clock time) into steps.
+/// A step counts as answered only by a response that no retransmission of an earlier step's
+/// message follows: a responder that sends MR2 again did not accept MI3, whatever came before.
+fn build_steps<'a>(vs: &[View<'a>], t: impl Fn(&View<'_>) -> f64) -> Vec<(Step, StepState<'a>)> {
+    let classes = classify(vs);
+    let mut steps: Vec<(Step, StepState<'a>)> = Vec::new();
+    for (v, s) in vs.iter().zip(&classes) {
+        let Some(s) = *s else { continue };
+        let i = match steps.iter().position(|(k, _)| *k == s) {
+            Some(i) => i,
+            None => {
+                steps.push((s, StepState::default()));
+                steps.len() - 1
+            }
+        };
+        if is_request(v) {
+            steps[i].1.requests.push(*v);
+        } else {
+            steps[i].1.responses.push(*v);
+        }
+    }
+    steps.sort_by_key(|(s, _)| *s);
+    for (s, st) in &mut steps {
+        // The last retransmission of an earlier step's message sent after this step began.
+        let began = st.requests.iter().map(&t).fold(f64::MAX, f64::min);
+        let undone = vs
+            .iter()
+            .zip(&classes)
+            .filter(|(v, c)| c.is_some_and(|c| c < *s) && v.m.retransmission && t(v) > began)
+            .max_by(|a, b| t(a.0).total_cmp(&t(b.0)))
+            .map(|(v, _)| *v);
+        if let Some(u) = undone {
+            let before = st.responses.len();
+            st.responses.retain(|r| t(r) > t(&u));
+            st.undone_by = Some(u);
+            st.withdrawn = before - st.responses.len();
+        }
+    }
+    steps
+}
+
 #[derive(Debug, Default)]
 struct StepState<'a> {
     requests: Vec<View<'a>>,
+    /// Responses that stand: none of them is followed by a retransmission of an earlier step.
     responses: Vec<View<'a>>,
+    /// A retransmission of an earlier step's message after this step's request: the request
+    /// was not accepted (at least not before it).
+    undone_by: Option<View<'a>>,
+    /// Responses discounted because such a retransmission followed them.
+    withdrawn: usize,
 }
 
 pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
@@ -160,23 +237,28 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     let log_cause = log_cause(case);
     if groups.is_empty() {
         // No IKE in any capture: only the logs can speak.
+        // Healthy needs proof: the child SA seen established. Nothing seen is not proof.
         if let Some(f) = log_cause.or_else(|| log_progress(case)) {
             a.problem = Some(f);
-        } else if case.gws.iter().all(|g| g.ext.is_none()) {
-            let up = case
-                .gws
-                .iter()
-                .find_map(|g| log_ev(g, |k| matches!(k, EventKind::ChildSaEstablished { .. })));
-            a.healthy_summary = if up.is_some() {
-                "the logs show the IPsec SA established; only captures can tell whether ESP flows (situation D)".into()
+        } else if let Some(up) = healthy_proof(case) {
+            a.healthy_summary = if case.gws.iter().all(|g| g.ext.is_none()) {
+                "the logs show the IKE and IPsec SAs established; only captures can tell whether ESP flows (situation D)"
             } else {
-                "no capture given and the logs show no failure".into()
-            };
-            a.healthy_confidence = if up.is_some() { 0.5 } else { 0.3 };
-            a.healthy_evidence.extend(up);
+                "the logs show the IKE and IPsec SAs established, but the captures hold no IKE: they cannot confirm it"
+            }
+            .into();
+            a.healthy_confidence = 0.5;
+            a.healthy_evidence.push(up);
         } else {
-            a.healthy_summary = "no IKE traffic in the captures".into();
-            a.healthy_confidence = 0.3;
+            let what = if case.gws.iter().all(|g| g.ext.is_none()) {
+                "the logs show no IKE negotiation (no attempt, no SA established) and there is no capture"
+            } else {
+                "the captures hold no IKE and the logs show no negotiation"
+            };
+            a.problem = Some(
+                Finding::new(Cause::Inconclusive, 0.0, format!("cannot tell: {what}"))
+                    .advise("bring the tunnel up (ipsec auto --up CONN / swanctl --initiate --child NAME) while capturing on both gateways, and give both daemons' logs: `ipsec-doctor capture-filter` prints the capture command"),
+            );
         }
         return a;
     }
@@ -189,15 +271,17 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     }
     // The SA that got furthest (the first attempt on a tie) is the one the user is looking at.
     let mut best: Option<(Step, bool, f64, [u8; 8])> = None;
+    let off = case.clock_offset.unwrap_or(0.0);
+    let t = |v: &View<'_>| if v.at().gw == 1 { v.m.time - off } else { v.m.time };
+    for vs in groups.values_mut() {
+        vs.sort_by(|a, b| t(a).total_cmp(&t(b)));
+    }
     for (spi, vs) in &groups {
-        let first_digest = vs.iter().find(|v| v.from_initiator).map(|v| v.m.digest);
         let mut top = (Step::First, false);
-        for v in vs {
-            if let Some(s) = step_of(v, first_digest) {
-                let answered = !is_request(v);
-                if (s, answered) > top {
-                    top = (s, answered);
-                }
+        for (s, st) in build_steps(vs, t) {
+            let k = (s, !st.responses.is_empty());
+            if !st.requests.is_empty() || k.1 {
+                top = top.max(k);
             }
         }
         // On a tie the first attempt: later ones (keyingtries) repeat it with less evidence.
@@ -208,31 +292,11 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         }
     }
     let Some((_, _, _, spi)) = best else { return a };
-    let mut vs = groups.remove(&spi).unwrap_or_default();
-    // In time order (the second capture's clock set to the first's), so evidence shows the
-    // first attempt.
-    let off = case.clock_offset.unwrap_or(0.0);
-    let t = |v: &View<'_>| if v.at().gw == 1 { v.m.time - off } else { v.m.time };
-    vs.sort_by(|a, b| t(a).total_cmp(&t(b)));
+    // In time order (the second capture's clock set to the first's, above), so evidence shows
+    // the first attempt.
+    let vs = groups.remove(&spi).unwrap_or_default();
     let vs = &vs;
-    let first_digest = vs.iter().find(|v| v.from_initiator).map(|v| v.m.digest);
-    let mut steps: Vec<(Step, StepState<'_>)> = Vec::new();
-    for v in vs {
-        let Some(s) = step_of(v, first_digest) else { continue };
-        let i = match steps.iter().position(|(k, _)| *k == s) {
-            Some(i) => i,
-            None => {
-                steps.push((s, StepState::default()));
-                steps.len() - 1
-            }
-        };
-        if is_request(v) {
-            steps[i].1.requests.push(*v);
-        } else {
-            steps[i].1.responses.push(*v);
-        }
-    }
-    steps.sort_by_key(|(s, _)| *s);
+    let steps = build_steps(vs, t);
     // The gateway that sent this SA's first message.
     a.initiator = vs
         .iter()
@@ -299,7 +363,8 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         // answered, or ESP arriving, shows it went through.
         let later_answered = steps.iter().any(|(l, lst)| l > s && !lst.responses.is_empty());
         let esp_from_peer = case.esp.iter().any(|p| p.arrived.is_some() && p.from.is_some());
-        if !answered && (later_answered || esp_from_peer) {
+        // Not when the peer repeated an earlier message after this request: it was not accepted.
+        if !answered && st.undone_by.is_none() && (later_answered || esp_from_peer) {
             continue;
         }
         let answered_at_init = st
@@ -310,11 +375,21 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         if answered && (answered_at_init || !init_has_capture) {
             continue;
         }
-        a.problem = Some(match s {
+        let mut f = match s {
             Step::First | Step::Second => situation_a(case, st, answered, &log_cause),
             Step::Auth => situation_b(case, st, answered, v1, a.natt, &log_cause),
             Step::Child => situation_c(case, st, &log_cause, v1),
-        });
+        };
+        if let Some(u) = st.undone_by.filter(|_| !answered) {
+            let who = if is_request(&u) {
+                "the initiator"
+            } else {
+                "the responder"
+            };
+            let text = format!("{who} repeats an earlier message after this request, which was therefore not accepted");
+            f = f.with(msg_evidence(case, u.at(), &text));
+        }
+        a.problem = Some(f);
         return a;
     }
     // Everything sent was answered. The logs may still know of a failure (IKEv2 hides

@@ -36,6 +36,55 @@ fn ikev2(exchange: u8, response: bool, msgid: u32, len: u32) -> Vec<u8> {
     m
 }
 
+/// An IKEv1 main mode message: `flags` (E = 1) and (type, body) payloads; `rspi` false for
+/// the initiator's first message.
+fn ikev1(rspi: bool, flags: u8, payloads: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    let mut m = vec![0u8; 28];
+    m[0..8].copy_from_slice(&[0x11; 8]);
+    if rspi {
+        m[8..16].copy_from_slice(&[0x22; 8]);
+    }
+    m[16] = payloads.first().map_or(0, |p| p.0);
+    m[17] = 0x10;
+    m[18] = 2;
+    m[19] = flags;
+    for (i, (_, body)) in payloads.iter().enumerate() {
+        m.push(payloads.get(i + 1).map_or(0, |p| p.0));
+        m.push(0);
+        m.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+        m.extend_from_slice(body);
+    }
+    let len = m.len() as u32;
+    m[24..28].copy_from_slice(&len.to_be_bytes());
+    m
+}
+
+/// `orig` sent as IKEv1 fragments (payload 132) of at most `size` bytes.
+fn ikev1_fragments(orig: &[u8], id: u16, size: usize) -> Vec<Vec<u8>> {
+    let chunks: Vec<&[u8]> = orig.chunks(size).collect();
+    (0..chunks.len())
+        .map(|i| {
+            let mut body = id.to_be_bytes().to_vec();
+            body.extend_from_slice(&[i as u8 + 1, u8::from(i + 1 == chunks.len())]);
+            body.extend_from_slice(chunks[i]);
+            ikev1(true, 0, &[(132, body)])
+        })
+        .collect()
+}
+
+/// Main mode: MI1, MR1, MI2, MR2 (large, modp4096-sized KE), MI3, MR3 (encrypted).
+fn main_mode() -> [Vec<u8>; 6] {
+    let sa = vec![0u8; 48];
+    [
+        ikev1(false, 0, &[(1, sa.clone())]),
+        ikev1(true, 0, &[(1, sa)]),
+        ikev1(true, 0, &[(4, vec![1; 512]), (10, vec![2; 32])]),
+        ikev1(true, 0, &[(4, vec![3; 512]), (10, vec![4; 32])]),
+        ikev1(true, 1, &[(5, vec![5; 60])]),
+        ikev1(true, 1, &[(5, vec![6; 60])]),
+    ]
+}
+
 /// One gateway's capture being built.
 struct Cap {
     me: [u8; 4],
@@ -92,11 +141,17 @@ impl Cap {
 
     /// An IKE message this gateway sent (`out`) or received.
     fn ike(&mut self, t: f64, out: bool, msg: &[u8]) {
+        self.ike_on(t, out, msg, false);
+    }
+
+    /// An IKE message on UDP 500, or on 4500 after the non-ESP marker (`natt`).
+    fn ike_on(&mut self, t: f64, out: bool, msg: &[u8], natt: bool) {
+        let port = if natt { 4500 } else { 500 };
         let l4 = L4::Udp {
-            sport: 500,
-            dport: 500,
-            len: msg.len() as u32 + 8,
-            kind: UdpKind::Ike { msg, natt: false },
+            sport: port,
+            dport: port,
+            len: msg.len() as u32 + 8 + if natt { 4 } else { 0 },
+            kind: UdpKind::Ike { msg, natt },
         };
         self.add(t, out, 17, msg.len() as u32 + 28, None, l4);
     }
@@ -404,4 +459,156 @@ fn own_address_from_what_only_one_capture_saw() {
     }
     let f = run(vec![a2.side("sg1"), b2.side("sg2")]);
     assert_eq!(f[0].cause, "esp-one-way", "{:?}", f[0]);
+}
+
+/// Both captures of main mode up to MI3 (on UDP 4500 when `natt`), then the responder resending
+/// MR2 as IKEv1 fragments `resends` times, MI3 retransmitted each time. `mi3_arrives`: whether
+/// sg2 receives MI3.
+fn mr2_resent_in_fragments(natt: bool, mi3_arrives: bool, resends: usize) -> (Cap, Cap) {
+    let mut a = Cap::new(SG1, SG2);
+    let mut b = Cap::new(SG2, SG1);
+    let mm = main_mode();
+    for (i, m) in mm[..4].iter().enumerate() {
+        let t = 10.0 + i as f64 * 0.01;
+        let from_init = i % 2 == 0;
+        a.ike(t, from_init, m);
+        b.ike(t + 0.001, !from_init, m);
+    }
+    let frags = ikev1_fragments(&mm[3], 1, 300);
+    for r in 0..=resends {
+        let t = 11.0 + r as f64;
+        a.ike_on(t, true, &mm[4], natt);
+        if mi3_arrives {
+            b.ike_on(t + 0.001, false, &mm[4], natt);
+        }
+        if r < resends {
+            for f in &frags {
+                b.ike(t + 0.5, true, f);
+                a.ike(t + 0.501, false, f);
+            }
+        }
+    }
+    (a, b)
+}
+
+#[test]
+fn mr2_resent_in_ike_fragments_is_not_phase_1_up() {
+    // PSK mismatch with a big DH group: MI3 arrives, the responder cannot use it and resends
+    // MR2 as IKEv1 fragments. Phase 1 is not up: situation B, not "SAs up, no traffic".
+    let (a, b) = mr2_resent_in_fragments(false, true, 3);
+    let f = run(vec![a.side("sg1"), b.side("sg2")]);
+    assert_eq!(f[0].cause, "auth-failed", "{:?}", f[0]);
+    assert!(
+        f[0].evidence.iter().any(|e| e.text.contains("not accepted")),
+        "{:?}",
+        f[0]
+    );
+    // The initiator's capture alone says the same.
+    let (a, _) = mr2_resent_in_fragments(false, true, 3);
+    let f = run(vec![a.side("sg1")]);
+    assert_eq!(f[0].situation(), "B", "{:?}", f[0]);
+}
+
+#[test]
+fn mi3_lost_on_4500_while_mr2_is_resent_in_fragments() {
+    let (a, b) = mr2_resent_in_fragments(true, false, 3);
+    let f = run(vec![a.side("sg1"), b.side("sg2")]);
+    assert_eq!(f[0].cause, "natt-port-4500-blocked", "{:?}", f[0]);
+}
+
+#[test]
+fn fragments_without_their_first_one_before_mi3_are_mr2() {
+    // Only the second of each fragment set of the resent MR2 is captured: its content cannot
+    // be read, and with no MI3 before it, it cannot be MR3.
+    let mut a = Cap::new(SG1, SG2);
+    let mm = main_mode();
+    for (i, m) in mm[..4].iter().enumerate() {
+        a.ike(10.0 + i as f64 * 0.01, i % 2 == 0, m);
+    }
+    let frags = ikev1_fragments(&mm[3], 1, 300);
+    a.ike(10.5, false, &frags[1]);
+    a.ike(11.0, true, &mm[4]);
+    let f = run(vec![a.side("sg1")]);
+    assert_eq!(f[0].situation(), "B", "{:?}", f[0]);
+}
+
+#[test]
+fn an_mr3_followed_by_mr2_again_does_not_count() {
+    // Something that looks like MR3, then the responder resends MR2: it did not accept MI3.
+    let mut a = Cap::new(SG1, SG2);
+    let mut b = Cap::new(SG2, SG1);
+    let mm = main_mode();
+    for (i, m) in mm.iter().enumerate() {
+        let t = 10.0 + i as f64 * 0.01;
+        a.ike(t, i % 2 == 0, m);
+        b.ike(t + 0.001, i % 2 == 1, m);
+    }
+    b.ike(12.0, true, &mm[3]);
+    a.ike(12.001, false, &mm[3]);
+    let f = run(vec![a.side("sg1"), b.side("sg2")]);
+    assert_eq!(f[0].situation(), "B", "{:?}", f[0]);
+    assert_ne!(f[0].cause, "healthy");
+}
+
+#[test]
+fn healthy_ikev1_with_mr3_in_fragments() {
+    // MR3 sent as IKEv1 fragments after MI3: phase 1 up; quick mode and ESP both ways.
+    let mut a = Cap::new(SG1, SG2);
+    let mut b = Cap::new(SG2, SG1);
+    let mm = main_mode();
+    let mut msgs: Vec<(Vec<u8>, bool)> = mm[..5]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.clone(), i % 2 == 0))
+        .collect();
+    for f in ikev1_fragments(&mm[5], 2, 40) {
+        msgs.push((f, false));
+    }
+    for q in 0..2u8 {
+        let mut qm = ikev1(true, 1, &[(8, vec![q; 40])]);
+        qm[18] = 32;
+        qm[20..24].copy_from_slice(&7u32.to_be_bytes());
+        msgs.push((qm, q == 0));
+    }
+    for (i, (m, from_init)) in msgs.iter().enumerate() {
+        let t = 10.0 + i as f64 * 0.01;
+        a.ike(t, *from_init, m);
+        b.ike(t + 0.001, !from_init, m);
+    }
+    for s in 1..=3 {
+        a.esp(20.0 + s as f64, true, 0xa, s, 120);
+        b.esp(20.0 + s as f64, false, 0xa, s, 120);
+        b.esp(20.1 + s as f64, true, 0xb, s, 120);
+        a.esp(20.1 + s as f64, false, 0xb, s, 120);
+    }
+    let f = run(vec![a.side("sg1"), b.side("sg2")]);
+    assert_eq!(f[0].cause, "healthy", "{:?}", f[0]);
+}
+
+#[test]
+fn a_gateway_that_receives_esp_and_sends_none_is_where_traffic_is_not_sent() {
+    // sg2's ESP arrives at sg1; sg1 sends none at all: no-traffic-sent on sg1, not a path fault.
+    let (mut a, mut b) = negotiated();
+    for s in 1..=3 {
+        b.esp(20.1 + s as f64, true, 0xb, s, 120);
+        a.esp(20.1 + s as f64, false, 0xb, s, 120);
+    }
+    let f = run(vec![a.side("sg1"), b.side("sg2")]);
+    assert_eq!(f[0].cause, "no-traffic-sent", "{:?}", f[0]);
+    assert!(f[0].summary.contains("sg1 sends no ESP"), "{}", f[0].summary);
+    // With sg1's capture alone: what it shows is the same.
+    let (mut a, _) = negotiated();
+    for s in 1..=3 {
+        a.esp(20.1 + s as f64, false, 0xb, s, 120);
+    }
+    let f = run(vec![a.side("sg1")]);
+    assert_eq!(f[0].cause, "no-traffic-sent", "{:?}", f[0]);
+    // With sg2's capture alone it sends and receives nothing: that cannot be pinned on sg1.
+    let (_, mut b) = negotiated();
+    for s in 1..=3 {
+        b.esp(20.1 + s as f64, true, 0xb, s, 120);
+    }
+    let f = run(vec![b.side("sg2")]);
+    assert_eq!(f[0].cause, "esp-one-way", "{:?}", f[0]);
+    assert!(f[0].confidence < 0.5);
 }
