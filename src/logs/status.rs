@@ -12,6 +12,16 @@ pub(crate) fn classify(b: &str) -> Option<Classified> {
     if b.starts_with("IKE SAs:") || b.starts_with("IPsec SAs:") || b.starts_with("Security Associations (") {
         return None;
     }
+    // Libreswan trafficstatus: `#2: "sg", type=ESP, add_time=..., inBytes=0, outBytes=840, id='@sg2'`.
+    if b.contains("type=ESP") || b.contains("type=AH") {
+        let n = |k: &str| after(b, k).and_then(super::text::num::<u64>);
+        let mut c = Classified::new(EventKind::TrafficStats {
+            in_bytes: n("inBytes="),
+            out_bytes: n("outBytes="),
+        });
+        c.conn = after(b, "\"").and_then(|r| r.split('"').next()).map(str::to_string);
+        return Some(c);
+    }
     // Libreswan: `#2: "sg":500 STATE_QUICK_I2 (sent QI2, IPsec SA established); ...`,
     // `#1: "sg":500 ESTABLISHED_IKE_SA (established IKE SA); ...`, `#1: "sg" PARENT_I2 (sent
     // IKE_AUTH request); RETRANSMIT in 9s`.
@@ -75,16 +85,6 @@ pub(crate) fn classify(b: &str) -> Option<Classified> {
         };
         let mut c = Classified::new(kind);
         c.conn = Some(conn.to_string());
-        return Some(c);
-    }
-    // Libreswan trafficstatus: `#2: "sg", type=ESP, add_time=..., inBytes=0, outBytes=840, id='@sg2'`.
-    if b.contains("type=ESP") || b.contains("type=AH") {
-        let n = |k: &str| after(b, k).and_then(super::text::num::<u64>);
-        let mut c = Classified::new(EventKind::TrafficStats {
-            in_bytes: n("inBytes="),
-            out_bytes: n("outBytes="),
-        });
-        c.conn = after(b, "\"").and_then(|r| r.split('"').next()).map(str::to_string);
         return Some(c);
     }
     None
