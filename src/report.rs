@@ -45,7 +45,28 @@ struct IkeSaJson {
     ispi: String,
     rspi: String,
     version: u8,
+    /// One sentence per message, as the text report describes it.
     messages: Vec<String>,
+    /// The same messages as fields.
+    packets: Vec<IkeMsgJson>,
+}
+
+/// One IKE message of a capture, as fields.
+#[derive(Serialize)]
+struct IkeMsgJson {
+    packet: u64,
+    timestamp: Option<String>,
+    exchange: String,
+    msgid: u32,
+    /// IKEv2: the R flag; IKEv1 has none (false).
+    response: bool,
+    from: String,
+    to: String,
+    /// Sent on UDP 4500 with the non-ESP marker (NAT-T).
+    natt: bool,
+    length: u32,
+    /// IKEv1: the encryption flag.
+    encrypted: bool,
 }
 
 #[derive(Serialize)]
@@ -148,6 +169,7 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
                         rspi: crate::track::hex(&m.rspi),
                         version: m.major,
                         messages: Vec::new(),
+                        packets: Vec::new(),
                     });
                     ike_sas.last_mut().unwrap_or_else(|| unreachable!())
                 }
@@ -157,6 +179,18 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
             }
             if sa.messages.len() < 200 {
                 sa.messages.push(format!("#{} {}", m.number, describe(m)));
+                sa.packets.push(IkeMsgJson {
+                    packet: m.number,
+                    timestamp: rfc3339(m.time),
+                    exchange: m.exchange_name(),
+                    msgid: m.msgid,
+                    response: m.is_response(),
+                    from: m.src.to_string(),
+                    to: m.dst.to_string(),
+                    natt: m.natt,
+                    length: m.length,
+                    encrypted: m.is_v1_encrypted(),
+                });
             }
         }
     }
