@@ -696,7 +696,13 @@ fn situation_b(
     natt: bool,
     log_cause: &Option<Finding>,
 ) -> Finding {
-    let req = st.requests[0];
+    // As sent, when the sender was captured.
+    let req = st
+        .requests
+        .iter()
+        .find(|v| v.path.sent.is_some())
+        .copied()
+        .unwrap_or(st.requests[0]);
     let what = if v1 { "MI3 (the third exchange)" } else { "IKE_AUTH" };
     let req_ev = msg_evidence(case, req.at(), &format!("{what} sent"));
     if let Some(f) = log_cause
@@ -729,9 +735,42 @@ fn situation_b(
                 .advise("to confirm, stop sending the certificate inline: leftsendcert=never, with the certificate copied to the peer");
         }
     }
-    let arrived = st.requests.iter().any(|v| v.path.arrived.is_some());
+    // A message of which only some IKE fragments arrived did not arrive.
+    let arrived = st
+        .requests
+        .iter()
+        .any(|v| v.path.arrived.is_some() && (v.m.ike_fragment.is_none() || v.m.ike_frag_complete));
     let responder_captured = req.path.to.is_some_and(|r| case.gws[r].ext.is_some());
     let fragmented = st.requests.iter().any(|v| v.m.ip_fragmented);
+    // Sent in IKE fragments, and the responder's capture holds only part of a set of this SA
+    // (on UDP 4500 too: some of it got through, so the port is open).
+    let part_arrived = req.path.to.and_then(|r| {
+        case.gws[r]
+            .ike()
+            .iter()
+            .position(|m| {
+                m.ispi == req.m.ispi
+                    && m.ike_fragment.is_some()
+                    && !m.ike_frag_complete
+                    && !case.gws[r].owns(m.src.ip())
+            })
+            .map(|i| MsgRef { gw: r, idx: i })
+    });
+    if let (Some(p), Some((_, total)), true, false) = (
+        part_arrived,
+        st.requests.iter().find_map(|v| v.m.ike_fragment),
+        responder_captured && !arrived,
+        answered,
+    ) {
+        return Finding::new(
+            Cause::IkeFragmentsDropped,
+            0.8,
+            format!("{what} went out in {total} IKE fragments and only some of them arrived at the responder"),
+        )
+        .with(req_ev)
+        .with(msg_evidence(case, p, "arrived incomplete"))
+        .advise("a device on the path drops some of the IKE fragments: look for a smaller MTU or a filter on the path (fragment_size / ike_frag_size can be lowered)");
+    }
     if responder_captured && !arrived && !answered {
         if natt {
             return Finding::new(Cause::NattPort4500Blocked, 0.9, format!("NAT was detected and the exchange moved to UDP 4500; {what} leaves on 4500 and never arrives"))

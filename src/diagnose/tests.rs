@@ -612,3 +612,44 @@ fn a_gateway_that_receives_esp_and_sends_none_is_where_traffic_is_not_sent() {
     assert_eq!(f[0].cause, "esp-one-way", "{:?}", f[0]);
     assert!(f[0].confidence < 0.5);
 }
+
+#[test]
+fn a_peer_capture_without_any_ipsec_is_not_healthy() {
+    // sg1 saw a full negotiation and ESP both ways; sg2's capture holds no IKE or ESP at all
+    // (wrong interface, or taken at another time): the two do not confirm each other.
+    let (mut a, _) = negotiated();
+    for s in 1..=3 {
+        a.esp(20.0 + s as f64, true, 0xa, s, 120);
+        a.esp(20.1 + s as f64, false, 0xb, s, 120);
+    }
+    let mut b = Cap::new(SG2, SG1);
+    b.add(21.0, true, 6, 60, None, L4::Other);
+    let f = run(vec![a.side("sg1"), b.side("sg2")]);
+    assert_ne!(f[0].cause, "healthy", "{:?}", f[0]);
+}
+
+#[test]
+fn ike_fragments_partly_lost_on_the_way() {
+    // MI3 sent as three IKEv1 fragments, the last one never arrives at sg2, every time.
+    let mut a = Cap::new(SG1, SG2);
+    let mut b = Cap::new(SG2, SG1);
+    let mm = main_mode();
+    for (i, m) in mm[..4].iter().enumerate() {
+        let t = 10.0 + i as f64 * 0.01;
+        a.ike(t, i % 2 == 0, m);
+        b.ike(t + 0.001, i % 2 == 1, m);
+    }
+    let frags = ikev1_fragments(&mm[4], 3, 40);
+    assert_eq!(frags.len(), 3);
+    for r in 0..3 {
+        for (k, f) in frags.iter().enumerate() {
+            let t = 11.0 + r as f64 + k as f64 * 0.001;
+            a.ike(t, true, f);
+            if k < 2 {
+                b.ike(t + 0.001, false, f);
+            }
+        }
+    }
+    let f = run(vec![a.side("sg1"), b.side("sg2")]);
+    assert_eq!(f[0].cause, "ike-fragments-dropped", "{:?}", f[0]);
+}
