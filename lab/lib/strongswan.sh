@@ -1,13 +1,37 @@
-# strongSwan 5.9.8 (charon + kernel-libipsec) per-gateway setup. Sourced by run-scenario.
+# strongSwan 5.9.8 or 6.0.x (charon + kernel-libipsec) per-gateway setup. Sourced by run-scenario.
 # The debs are unpacked into lab/.cache/root (lab/fetch-strongswan); charon runs in a private
 # mount namespace with that tree overlaid on /usr/lib and a private tmpfs on /run.
 SW_ROOT="$LAB/.cache/root"
 
+# DAEMON=strongswan6: strongSwan 6.0.x built by lab/build-strongswan6 into its own prefix
+# ($STRONGSWAN6, default /opt/strongswan6). It finds its own plugins, so no /usr/lib overlay; the
+# pid file is still /var/run/charon.pid, so each charon keeps a private tmpfs on /run.
+SW_MOUNTS='mount -t overlay ipd-sw -o lowerdir="$0"/usr/lib:/usr/lib /usr/lib && mount -t tmpfs ipd-run /run && exec "$@"'
+SW_CHARON=/usr/lib/ipsec/charon
+SW_SWANCTL="$SW_ROOT/usr/sbin/swanctl"
+SW_MAJOR=5
+sw_select() { # DAEMON
+    SW_SWANCTL="$SW_ROOT/usr/sbin/swanctl"
+    if [ "$1" = strongswan6 ]; then
+        local pre="${STRONGSWAN6:-/opt/strongswan6}"
+        SW_ROOT="$pre" SW_CHARON="$pre/libexec/ipsec/charon" SW_SWANCTL="$pre/sbin/swanctl" SW_MAJOR=6
+        SW_MOUNTS='mount -t tmpfs ipd-run /run && exec "$@"'
+        [ -x "$SW_CHARON" ] && [ -x "$SW_SWANCTL" ] || {
+            echo "strongSwan 6 not found under $pre: build it with lab/build-strongswan6 SRC $pre" >&2; return 1; }
+    fi
+}
+# the plugins to load: 5.9.8's list; for 6.x those of it that were built
+sw_plugins() {
+    local want="random nonce openssl aes sha1 sha2 hmac kdf gmp pem pkcs1 pkcs8 x509 pubkey revocation constraints kernel-libipsec kernel-netlink socket-default vici"
+    [ "$SW_MAJOR" = 6 ] || { echo "$want"; return; }
+    local p out=""
+    for p in $want; do [ -f "$SW_ROOT/lib/ipsec/plugins/libstrongswan-$p.so" ] && out="$out $p"; done
+    echo "${out# }"
+}
+
 sw_exec() { # ROLE cmd...   (foreground)
     local role="$1"; shift
-    ip netns exec "$(ns "$role")" unshare -m --propagation private sh -c \
-        'mount -t overlay ipd-sw -o lowerdir="$0"/usr/lib:/usr/lib /usr/lib && mount -t tmpfs ipd-run /run && exec "$@"' \
-        "$SW_ROOT" "$@"
+    ip netns exec "$(ns "$role")" unshare -m --propagation private sh -c "$SW_MOUNTS" "$SW_ROOT" "$@"
 }
 
 sw_conf() { # SIDE
@@ -15,7 +39,7 @@ sw_conf() { # SIDE
     local sub; for sub in x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12; do mkdir -p "$d/swanctl/$sub"; done
     cat > "$d/strongswan.conf" <<EOC
 charon {
-	load = random nonce openssl aes sha1 sha2 hmac kdf gmp pem pkcs1 pkcs8 x509 pubkey revocation constraints kernel-libipsec kernel-netlink socket-default vici
+	load = $(sw_plugins)
 	port = 500
 	port_nat_t = 4500
 	retransmit_tries = ${SW_RETRANSMIT_TRIES:-3}
@@ -103,13 +127,12 @@ EOC
 sw_start() { # SIDE
     local side="$1" d="$RUN/$1"
     mkdir -p "$RUN/pids"
-    STRONGSWAN_CONF="$d/strongswan.conf" ip netns exec "$(ns "$side")" unshare -m --propagation private sh -c \
-        'mount -t overlay ipd-sw -o lowerdir="$0"/usr/lib:/usr/lib /usr/lib && mount -t tmpfs ipd-run /run && exec /usr/lib/ipsec/charon' \
-        "$SW_ROOT" > "$d/charon.stderr" 2>&1 &
+    STRONGSWAN_CONF="$d/strongswan.conf" ip netns exec "$(ns "$side")" unshare -m --propagation private sh -c "$SW_MOUNTS" \
+        "$SW_ROOT" "$SW_CHARON" > "$d/charon.stderr" 2>&1 &
     echo $! > "$RUN/pids/charon-$side.pid"
     for _ in $(seq 100); do [ -S "$d/charon.vici" ] && break; sleep 0.1; done
     [ -S "$d/charon.vici" ] || { echo "charon on $side did not start" >&2; cat "$d/charon.stderr" >&2; return 1; }
-    SWANCTL_DIR="$d/swanctl" STRONGSWAN_CONF="$d/strongswan.conf" sw_exec "$side" "$SW_ROOT/usr/sbin/swanctl" --load-all --noprompt \
+    SWANCTL_DIR="$d/swanctl" STRONGSWAN_CONF="$d/strongswan.conf" sw_exec "$side" "$SW_SWANCTL" --load-all --noprompt \
         --file "$d/swanctl/swanctl.conf" --uri "unix://$d/charon.vici" >> "$d/add.txt" 2>&1 \
         || { echo "swanctl --load-all failed on $side:" >&2; grep -v "opening directory" "$d/add.txt" >&2; return 1; }
 }
@@ -117,8 +140,7 @@ sw_start() { # SIDE
 sw_up() { # SIDE OUTFILE
     local d="$RUN/$1"
     STRONGSWAN_CONF="$d/strongswan.conf" timeout "${UP_TIMEOUT:-25}" \
-        ip netns exec "$(ns "$1")" unshare -m --propagation private sh -c \
-        'mount -t overlay ipd-sw -o lowerdir="$0"/usr/lib:/usr/lib /usr/lib && mount -t tmpfs ipd-run /run && exec "$@"' \
-        "$SW_ROOT" "$SW_ROOT/usr/sbin/swanctl" --initiate --child net --timeout 20 --uri "unix://$d/charon.vici" > "$2" 2>&1
+        ip netns exec "$(ns "$1")" unshare -m --propagation private sh -c "$SW_MOUNTS" \
+        "$SW_ROOT" "$SW_SWANCTL" --initiate --child net --timeout 20 --uri "unix://$d/charon.vici" > "$2" 2>&1
     echo $? > "$RUN/up.rc"
 }
