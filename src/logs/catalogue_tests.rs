@@ -675,6 +675,7 @@ fn strongswan_rows() -> Vec<Row<'static>> {
                 retransmits: Some(5),
             },
         ),
+        ("giving up after 5 retries", EventKind::InvalidKe { by_peer: true }),
         (
             "establishing IKE_SA failed, peer not responding",
             EventKind::GaveUp {

@@ -306,6 +306,11 @@ fn classify_kind(b: &str) -> Option<Classified> {
     ) {
         return k(EventKind::PeerDead);
     }
+    // `giving up after 5 retries` (ike_init.c): IKE_SA_INIT restarted too often after
+    // INVALID_KE_PAYLOAD (or COOKIE) answers; the peer did answer, so not a retransmit timeout.
+    if b.starts_with("giving up after ") && b.trim_end().ends_with(" retries") {
+        return k(EventKind::InvalidKe { by_peer: true });
+    }
     if let Some(r) = after(b, "giving up after ") {
         return k(EventKind::GaveUp {
             state: None,
