@@ -88,6 +88,9 @@ struct Ev<'a> {
     /// A state was deleted earlier in this log: kernel errors after that are the teardown's,
     /// not an install failure.
     torn_before: bool,
+    /// The line belongs to a negotiation: it names a connection or state, or one had started
+    /// earlier in this log (a daemon's start-up probes of the kernel do not).
+    in_negotiation: bool,
 }
 
 impl Ev<'_> {
@@ -161,7 +164,9 @@ impl<'a> LogFacts<'a> {
                     let start = evs.len();
                     let mut ike = false;
                     let mut torn = false;
+                    let mut started = false;
                     for e in l.events.iter().filter(|e| scope.relevant(l, e)) {
+                        started |= stage_of_event(&e.kind).is_some();
                         evs.push(Ev {
                             log: l,
                             e,
@@ -169,6 +174,7 @@ impl<'a> LogFacts<'a> {
                             ike_after: false,
                             child_after: false,
                             torn_before: torn,
+                            in_negotiation: started || e.conn.is_some() || e.serial.is_some(),
                         });
                         ike |= matches!(e.kind, EventKind::IkeSaEstablished { .. });
                         torn |= matches!(e.kind, EventKind::Deleted { .. });
@@ -316,6 +322,7 @@ const REFUSALS: &[Refusal] = &[
         cause: Cause::ChildSaInstallFailed,
         applies: |x| {
             matches!(x.kind(), EventKind::KernelInstallFailed { errno, .. } if !matches!(errno, Some(2 | 3)))
+                && x.in_negotiation
                 && !x.torn_before
                 && !x.child_after
         },
