@@ -242,6 +242,40 @@ fn libreswan_tcp_mode_and_child_refusals() {
                     errno: Some(93),
                 },
             ),
+            // Libreswan 5.4 start-up probe and cleanup deletes are not install failures.
+            (
+                "netlink response for XFRM_MSG_NEWSA Probe Test: Protocol not supported (errno 93)",
+                EventKind::Other,
+            ),
+            (
+                "kernel: xfrm XFRM_MSG_DELPOLICY delete response for flow 10.2.0.0/24===10.1.0.0/24: No such file or directory (errno 2)",
+                EventKind::Other,
+            ),
+            (
+                "netlink response for XFRM_MSG_UPDSA esp.eb086280@198.51.100.2: Protocol not supported (errno 93)",
+                EventKind::KernelInstallFailed {
+                    what: KernelObject::Sa,
+                    errno: Some(93),
+                },
+            ),
+            (
+                "Warning: Adding IPsec SA to failed - unknown error",
+                EventKind::KernelInstallFailed {
+                    what: KernelObject::Sa,
+                    errno: None,
+                },
+            ),
+            (
+                "responding to CREATE_CHILD_SA message (ID 2) from 192.0.2.1:500 with encrypted notification TEMPORARY_FAILURE",
+                EventKind::ChildRejected {
+                    notify: "TEMPORARY_FAILURE".into(),
+                    by_peer: false,
+                },
+            ),
+            (
+                "processing IKE_AUTH response from 198.51.100.2:UDP/500 containing SK{IDr,AUTH,N(TEMPORARY_FAILURE)}",
+                child_rejected("TEMPORARY_FAILURE"),
+            ),
             (
                 "installing IPsec SA failed - check logs or dmesg",
                 EventKind::KernelInstallFailed {

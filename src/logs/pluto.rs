@@ -272,6 +272,14 @@ fn classify_kind(b: &str) -> Option<Classified> {
     // Kernel, routes, updown.
     // 5.x: `kernel: xfrm XFRM_MSG_NEWPOLICY add response for flow ...: File exists (errno 17)`,
     // `installing IPsec SA failed - check logs or dmesg`.
+    // Not failures: 5.x probes the kernel at start-up (`netlink response for XFRM_MSG_NEWSA Probe
+    // Test: Protocol not supported (errno 93)`), and deleting what was never installed fails
+    // during cleanup (`kernel: xfrm XFRM_MSG_DELPOLICY delete response for flow ...`).
+    if (b.contains("netlink response for") && b.contains("Probe Test"))
+        || (b.contains("response for") && has_any(b, &["XFRM_MSG_DELPOLICY", "XFRM_MSG_DELSA", " delete response"]))
+    {
+        return k(EventKind::Other);
+    }
     if b.starts_with("kernel: xfrm ") && b.contains(" response for flow") {
         let what = if b.contains("POLICY") {
             KernelObject::Policy
@@ -292,9 +300,13 @@ fn classify_kind(b: &str) -> Option<Classified> {
         });
     }
     if b.contains("netlink response for") || b.contains("setup_half_ipsec_sa() hit fail") {
-        let what = if b.contains("policy") {
+        let what = if b.contains("policy") || b.contains("POLICY") {
             KernelObject::Policy
-        } else if b.contains(" SA ") || b.contains("setup_half_ipsec_sa") {
+        } else if b.contains(" SA ")
+            || b.contains("setup_half_ipsec_sa")
+            || b.contains("XFRM_MSG_NEWSA")
+            || b.contains("XFRM_MSG_UPDSA")
+        {
             KernelObject::Sa
         } else {
             KernelObject::Unknown
@@ -766,6 +778,16 @@ pub(crate) fn notify_kind(name: &str, b: &str) -> EventKind {
         "AUTHENTICATION_FAILED" => EventKind::AuthFailed { by_peer },
         "TS_UNACCEPTABLE" => EventKind::TsUnacceptable { by_peer },
         "INVALID_ID_INFORMATION" => EventKind::InvalidIdInformation { by_peer },
+        // Notifies that only ever refuse a child SA (RFC 7296 3.10.1, RFC 7383 aside).
+        "TEMPORARY_FAILURE"
+        | "FAILED_CP_REQUIRED"
+        | "INTERNAL_ADDRESS_FAILURE"
+        | "SINGLE_PAIR_REQUIRED"
+        | "NO_ADDITIONAL_SAS"
+        | "INVALID_SELECTORS" => EventKind::ChildRejected {
+            notify: name.to_string(),
+            by_peer,
+        },
         _ => EventKind::Notify {
             name: name.to_string(),
             by_peer,
