@@ -91,6 +91,10 @@ struct Ev<'a> {
     /// The line belongs to a negotiation: it names a connection or state, or one had started
     /// earlier in this log (a daemon's start-up probes of the kernel do not).
     in_negotiation: bool,
+    /// This log shows its state (serial) answering the first exchange and logs no reason for a
+    /// refusal of it (no failed check, certificate or ID line): a refusal it sent was made
+    /// before any authentication check.
+    unreasoned: bool,
 }
 
 impl Ev<'_> {
@@ -175,9 +179,36 @@ impl<'a> LogFacts<'a> {
                             child_after: false,
                             torn_before: torn,
                             in_negotiation: started || e.conn.is_some() || e.serial.is_some(),
+                            unreasoned: false,
                         });
                         ike |= matches!(e.kind, EventKind::IkeSaEstablished { .. });
                         torn |= matches!(e.kind, EventKind::Deleted { .. });
+                    }
+                    // Per state: did it answer the first exchange, did it log why it refused.
+                    let mut answered: Vec<u64> = Vec::new();
+                    let mut reasoned: Vec<u64> = Vec::new();
+                    for x in &evs[start..] {
+                        let Some(serial) = x.e.serial else { continue };
+                        match x.kind() {
+                            EventKind::Sent {
+                                exchange: Exchange::IkeSaInit | Exchange::MainMode,
+                                request: false,
+                                ..
+                            } => answered.push(serial),
+                            EventKind::AuthFailed { by_peer: false }
+                            | EventKind::SecretMissing
+                            | EventKind::CertInvalid { .. }
+                            | EventKind::IdMismatch { .. } => reasoned.push(serial),
+                            _ => {}
+                        }
+                        if answered.len() + reasoned.len() > 10_000 {
+                            break;
+                        }
+                    }
+                    for x in evs[start..].iter_mut() {
+                        x.unreasoned =
+                            x.e.serial
+                                .is_some_and(|s| answered.contains(&s) && !reasoned.contains(&s));
                     }
                     // Backwards: what came up later, per connection (a line without one takes any).
                     let mut ike_up: Vec<Option<&str>> = Vec::new();
@@ -308,6 +339,7 @@ fn reached(evs: &[Ev<'_>]) -> Option<(Stage, usize)> {
 /// A refusal that names its cause: when it applies, what it means, what to do.
 struct Refusal {
     cause: Cause,
+    confidence: f64,
     applies: fn(&Ev<'_>) -> bool,
     summary: &'static str,
     advice: &'static str,
@@ -320,6 +352,7 @@ struct Refusal {
 const REFUSALS: &[Refusal] = &[
     Refusal {
         cause: Cause::ChildSaInstallFailed,
+        confidence: 0.9,
         applies: |x| {
             matches!(x.kind(), EventKind::KernelInstallFailed { errno, .. } if !matches!(errno, Some(2 | 3)))
                 && x.in_negotiation
@@ -330,7 +363,15 @@ const REFUSALS: &[Refusal] = &[
         advice: "check the kernel's IPsec support (esp4/esp6, xfrm modules: `modprobe esp4`), and the log lines around the netlink error",
     },
     Refusal {
+        cause: Cause::AuthFailed,
+        confidence: 0.9,
+        applies: |x| !x.ike_after && matches!(x.kind(), EventKind::CertInvalid { .. }),
+        summary: "the peer's certificate was refused (expired, issuer not trusted, revoked): authentication fails",
+        advice: "check the certificate's validity dates and chain: the CA that signed the peer's certificate must be trusted on this end (its CA certificate loaded), and the clocks must be right",
+    },
+    Refusal {
         cause: Cause::IdMismatch,
+        confidence: 0.9,
         applies: |x| {
             !x.ike_after
                 && match x.kind() {
@@ -346,12 +387,16 @@ const REFUSALS: &[Refusal] = &[
     },
     Refusal {
         cause: Cause::AuthFailed,
-        applies: |x| !x.ike_after && matches!(x.kind(), EventKind::AuthFailed { .. } | EventKind::SecretMissing),
+        confidence: 0.9,
+        applies: |x| {
+            !x.ike_after && matches!(x.kind(), EventKind::AuthFailed { by_peer: false } | EventKind::SecretMissing)
+        },
         summary: "authentication failed at the third exchange: the pre-shared keys or signatures do not match",
         advice: "make the PSK identical on both ends (ipsec.secrets / secrets section), or check the certificates (validity, the CA each end trusts) and the rightid/leftid they must match",
     },
     Refusal {
         cause: Cause::IkeProposalRejected,
+        confidence: 0.9,
         applies: |x| {
             !x.ike_before
                 && !x.ike_after
@@ -362,14 +407,20 @@ const REFUSALS: &[Refusal] = &[
     },
     Refusal {
         cause: Cause::ChildProposalMismatch,
+        confidence: 0.9,
         applies: |x| {
-            !x.child_after && matches!(x.kind(), EventKind::NoProposalChosen { phase: Some(2), .. } | EventKind::PfsMismatch)
+            !x.child_after
+                && matches!(
+                    x.kind(),
+                    EventKind::NoProposalChosen { phase: Some(2), .. } | EventKind::PfsMismatch | EventKind::ModeMismatch { .. }
+                )
         },
         summary: "the IPsec (phase 2 / child SA) proposals do not match: ESP algorithms, PFS group or mode",
         advice: "align esp= / esp_proposals, including the PFS DH group (pfs=yes/no), and type=tunnel/transport on both ends",
     },
     Refusal {
         cause: Cause::TrafficSelectorMismatch,
+        confidence: 0.9,
         applies: |x| {
             !x.child_after
                 && match x.kind() {
@@ -383,12 +434,66 @@ const REFUSALS: &[Refusal] = &[
     },
     Refusal {
         cause: Cause::IdMismatch,
+        confidence: 0.6,
+        applies: |x| {
+            !x.ike_after
+                && x.unreasoned
+                && matches!(x.kind(), EventKind::Notify { name, by_peer: false } if name == "AUTHENTICATION_FAILED")
+        },
+        summary: "the responder refused the peer (AUTHENTICATION_FAILED) without logging a failed PSK, signature or certificate check: it found no connection for the peer's ID, as Libreswan 5 does for an ID it does not expect",
+        advice: "make leftid/rightid (local_id/remote_id) agree: what one end sends must be what the other expects; if the IDs agree, compare the PSK or certificates",
+    },
+    Refusal {
+        cause: Cause::AuthFailed,
+        confidence: 0.75,
+        applies: |x| {
+            !x.ike_after
+                && match x.kind() {
+                    EventKind::AuthFailed { by_peer: true } => true,
+                    EventKind::Notify { name, .. } => name == "AUTHENTICATION_FAILED",
+                    _ => false,
+                }
+        },
+        summary: "authentication failed at the third exchange (AUTHENTICATION_FAILED): the pre-shared keys, signatures or IDs do not match",
+        advice: "read the responder's log for the failed check; make the PSK identical on both ends, or check the certificates and the IDs they must carry",
+    },
+    Refusal {
+        cause: Cause::ChildSaInstallFailed,
+        confidence: 0.6,
+        applies: |x| {
+            !x.child_after
+                && matches!(x.kind(), EventKind::ChildRejected { notify, .. } if notify == "TEMPORARY_FAILURE")
+        },
+        summary: "the responder could not set up the child SA it agreed to (TEMPORARY_FAILURE): usually its kernel refused the SA",
+        advice: "read the responder's log around the refusal for a netlink/XFRM error; check its kernel's IPsec support (esp4/esp6 modules)",
+    },
+    Refusal {
+        cause: Cause::TrafficSelectorMismatch,
+        confidence: 0.8,
+        applies: |x| {
+            !x.child_after
+                && matches!(x.kind(), EventKind::ChildRejected { notify, .. } if notify == "INVALID_SELECTORS" || notify == "SINGLE_PAIR_REQUIRED")
+        },
+        summary: "the child SA was refused for its traffic selectors (INVALID_SELECTORS / SINGLE_PAIR_REQUIRED)",
+        advice: "make leftsubnet/rightsubnet (local_ts/remote_ts) mirror each other, one subnet pair per child SA",
+    },
+    Refusal {
+        cause: Cause::ChildProposalMismatch,
+        confidence: 0.7,
+        applies: |x| !x.child_after && matches!(x.kind(), EventKind::ChildRejected { .. }),
+        summary: "the child SA was refused (a configuration the other end requires: address assignment, a single pair, more SAs)",
+        advice: "read the refusing end's log; compare the child SA settings (leftsourceip / rightaddresspool, subnets, esp=) of both ends",
+    },
+    Refusal {
+        cause: Cause::IdMismatch,
+        confidence: 0.9,
         applies: |x| !x.ike_after && matches!(x.kind(), EventKind::NoConnectionKnown { phase: None }),
         summary: "the responder has no connection for this peer",
         advice: "check that the responder has a conn for the initiator's address and ID",
     },
     Refusal {
         cause: Cause::ChildProposalMismatch,
+        confidence: 0.9,
         applies: |x| {
             !x.child_after
                 && matches!(x.kind(), EventKind::NoProposalChosen { phase: None, .. } | EventKind::ChildSaFailed)
@@ -406,7 +511,7 @@ pub(super) fn log_cause(case: &Case<'_>) -> Option<Finding> {
 fn refusal(facts: &LogFacts<'_>) -> Option<Finding> {
     for r in REFUSALS {
         if let Some((g, x)) = facts.find(r.applies) {
-            let mut f = Finding::new(r.cause, 0.9, format!("{} (log of {})", r.summary, g.name))
+            let mut f = Finding::new(r.cause, r.confidence, format!("{} (log of {})", r.summary, g.name))
                 .with(Some(x.evidence()))
                 .advise(r.advice);
             if r.cause == Cause::AuthFailed {
@@ -629,6 +734,7 @@ fn auth_unanswered(facts: &LogFacts<'_>, name: &str, other: Option<&GwLog<'_>>, 
             bytes: Some(b),
             ..
         } => *b > 1400,
+        EventKind::CertSent => true,
         _ => false,
     });
     let to_4500 = nat
@@ -639,7 +745,7 @@ fn auth_unanswered(facts: &LogFacts<'_>, name: &str, other: Option<&GwLog<'_>>, 
                 request: true,
                 peer: Some(p),
                 ..
-            } => p.ends_with(":4500"),
+            } => p.ends_with(":4500") || p.ends_with("/4500"),
             _ => false,
         });
     let never_arrived = |o: &GwLog<'_>| {

@@ -184,6 +184,9 @@ fn message(r: &str, sent: bool) -> Option<EventKind> {
 }
 
 fn classify_kind(b: &str) -> Option<Classified> {
+    if b.starts_with("sending end entity cert ") {
+        return k(EventKind::CertSent);
+    }
     // Daemon life.
     if b.starts_with("Starting ") {
         if let Some(v) = after(b, "(strongSwan ").or_else(|| after(b, "Starting strongSwan ")) {
@@ -848,6 +851,15 @@ mod tests {
                 parent: None
             }
         );
+    }
+
+    #[test]
+    fn certificate_sent() {
+        assert_eq!(
+            kind("sending end entity cert \"CN=sg1.example.org\""),
+            EventKind::CertSent
+        );
+        assert_eq!(classify("sending cert request for \"CN=lab CA\""), None);
     }
 
     #[test]

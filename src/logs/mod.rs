@@ -324,6 +324,11 @@ pub enum EventKind {
     /// `X509: CERT payload bogus or revoked`; charon `no issuer certificate found for "CN=sg1"`,
     /// `certificate was revoked on ...`.
     CertInvalid { reason: String },
+    /// This end sends its certificate in MI3 / IKE_AUTH: the message is then large, often
+    /// larger than the path MTU (IP fragments). pluto `I am sending my cert`, `loaded private
+    /// key matching left certificate 'sg1'` (it authenticates with it), charon `sending end
+    /// entity cert "CN=sg1"`.
+    CertSent,
     /// Transport mode on one end, tunnel mode on the other (`ours`/`theirs`: "tunnel",
     /// "transport", "beet" when the line says). pluto `policy dictates Transport Mode, but peer
     /// requested Tunnel Mode`; charon `TRANSPORT mode requested by responder is unacceptable`.

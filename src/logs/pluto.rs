@@ -36,6 +36,11 @@ fn has_any(b: &str, pats: &[&str]) -> bool {
 }
 
 fn classify_kind(b: &str) -> Option<Classified> {
+    // Authenticating with a certificate (its private key loaded for the connection) means
+    // sending it: Libreswan's IKEv2 says nothing more.
+    if b.starts_with("I am sending my cert") || b.starts_with("loaded private key matching left certificate") {
+        return k(EventKind::CertSent);
+    }
     // Daemon life.
     if let Some(r) = after(b, "Starting Pluto (") {
         let product = word(r);
@@ -775,7 +780,9 @@ pub(crate) fn notify_kind(name: &str, b: &str) -> EventKind {
             by_peer,
         },
         "INVALID_KE_PAYLOAD" => EventKind::InvalidKe { by_peer },
-        "AUTHENTICATION_FAILED" => EventKind::AuthFailed { by_peer },
+        // Sending AUTHENTICATION_FAILED is not the check that failed: that has its own line (or,
+        // Libreswan 5.4 refusing a peer ID, none at all).
+        "AUTHENTICATION_FAILED" if by_peer => EventKind::AuthFailed { by_peer },
         "TS_UNACCEPTABLE" => EventKind::TsUnacceptable { by_peer },
         "INVALID_ID_INFORMATION" => EventKind::InvalidIdInformation { by_peer },
         // Notifies that only ever refuse a child SA (RFC 7296 3.10.1, RFC 7383 aside).
@@ -1222,6 +1229,16 @@ mod tests {
             kind("STATE_QUICK_I1: 10 second timeout exceeded after 5 retransmits.  No acceptable response to our first Quick Mode message: perhaps peer likes no proposal"),
             EventKind::GaveUp { state: Some("STATE_QUICK_I1".into()), exchange: Some(Exchange::QuickMode), step: Some(1), retransmits: Some(5) }
         );
+    }
+
+    #[test]
+    fn certificate_sent() {
+        assert_eq!(kind("I am sending my cert"), EventKind::CertSent);
+        assert_eq!(
+            kind("loaded private key matching left certificate 'sg1'"),
+            EventKind::CertSent
+        );
+        assert_eq!(classify("I am sending a certificate request"), None);
     }
 
     #[test]

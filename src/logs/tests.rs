@@ -311,19 +311,24 @@ fn libreswan410_ikev2_psk_mismatch() {
         fixture!("libreswan-4.10-ikev2-psk-mismatch-responder.pluto.log"),
         &opts(),
     );
+    // The failed check, then the notify sent about it (a notify, not a second failure).
     let fails: Vec<_> = r
         .events
         .iter()
-        .filter(|e| matches!(e.kind, EventKind::AuthFailed { .. }))
+        .filter(|e| matches!(e.kind, EventKind::AuthFailed { .. } | EventKind::Notify { .. }))
         .map(|e| (e.line, e.serial, e.kind.clone()))
         .collect();
+    let sent = EventKind::Notify {
+        name: "AUTHENTICATION_FAILED".into(),
+        by_peer: false,
+    };
     assert_eq!(
         fails,
         [
             (152, Some(1), EventKind::AuthFailed { by_peer: false }),
-            (153, Some(1), EventKind::AuthFailed { by_peer: false }),
+            (153, Some(1), sent.clone()),
             (160, Some(2), EventKind::AuthFailed { by_peer: false }),
-            (161, Some(2), EventKind::AuthFailed { by_peer: false }),
+            (161, Some(2), sent),
         ]
     );
     assert_eq!(
@@ -812,7 +817,7 @@ fn libreswan410_phase2_refusals_and_id_mismatch() {
     let ids: Vec<_> = f
         .events
         .iter()
-        .filter(|e| matches!(e.kind, EventKind::IdMismatch { .. } | EventKind::AuthFailed { .. }))
+        .filter(|e| matches!(e.kind, EventKind::IdMismatch { .. } | EventKind::Notify { .. }))
         .map(|e| (e.line, e.kind.clone()))
         .collect();
     assert_eq!(
@@ -825,7 +830,13 @@ fn libreswan410_phase2_refusals_and_id_mismatch() {
                     got: Some("@sg1.example.org".into())
                 }
             ),
-            (150, EventKind::AuthFailed { by_peer: false }),
+            (
+                150,
+                EventKind::Notify {
+                    name: "AUTHENTICATION_FAILED".into(),
+                    by_peer: false
+                }
+            ),
         ]
     );
 }
