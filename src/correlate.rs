@@ -252,9 +252,19 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
         let mut placed = Vec::new();
         for l in &s.logs {
             let own: Vec<IpAddr> = l.local_addrs.iter().filter_map(|a| a.parse().ok()).collect();
+            let peers: Vec<IpAddr> = l.peer_addrs.iter().filter_map(|a| a.parse().ok()).collect();
             let by_addr = gws.iter().position(|g| g.addrs.iter().any(|a| own.contains(a)));
-            // Or the only captured gateway that brought no log of its own.
-            let logless: Vec<usize> = (0..gws.len()).filter(|&i| gws[i].logs.is_empty()).collect();
+            // Or the only captured gateway that brought no log of its own, unless the log
+            // talks to that gateway as its peer, or answers where that gateway's capture shows
+            // it starting the negotiation (then it is the other end's log).
+            let responder_log = l.role() == Some(crate::logs::Role::Responder);
+            let logless: Vec<usize> = (0..gws.len())
+                .filter(|&i| {
+                    let g = &gws[i];
+                    let initiates = g.ike().iter().any(|m| g.owns(m.src.ip()) && m.rspi == [0; 8]);
+                    g.logs.is_empty() && !g.addrs.iter().any(|a| peers.contains(a)) && !(responder_log && initiates)
+                })
+                .collect();
             match by_addr.or((logless.len() == 1).then(|| logless[0])) {
                 Some(i) => gws[i].logs.push(l),
                 None => placed.push(l),

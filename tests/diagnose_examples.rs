@@ -153,3 +153,70 @@ fn logs_alone_name_the_situation() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn one_capture_with_the_logs_lands_in_the_situation() {
+    // Users often have only one gateway's capture, but both logs. A failed negotiation must
+    // still land in its situation (never healthy); the responder's log fills in what the
+    // missing capture would show (it answered: the answers are lost).
+    let mut failures = Vec::new();
+    for dir in examples() {
+        let conf = std::fs::read_to_string(dir.join("scenario.conf")).unwrap();
+        let situation = scenario_value(&conf, "SITUATION").unwrap_or_default();
+        if !matches!(situation.as_str(), "A" | "B" | "C") {
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "log" || x == "txt"))
+            .collect();
+        files.sort();
+        files.push(dir.join("sg1.pcap"));
+        let f = diagnose_files(&files);
+        if f[0].situation() != situation {
+            failures.push(format!(
+                "{} (sg1.pcap and the logs): situation {situation}, got {} {} ({})",
+                dir.display(),
+                f[0].situation(),
+                f[0].cause,
+                f[0].summary
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn answers_lost_on_the_way_back_from_either_end() {
+    // The write-up's A with the answers lost: from the initiator's capture plus the responder's
+    // log (it answered), and from the responder's capture alone (the initiator asks again and
+    // never goes on).
+    let dirs: Vec<PathBuf> = examples()
+        .into_iter()
+        .filter(|d| {
+            std::fs::read_to_string(d.join("scenario.conf"))
+                .unwrap_or_default()
+                .contains("EXPECTED_CAUSE=ike-replies-lost")
+        })
+        .collect();
+    assert!(!dirs.is_empty(), "no ike-replies-lost example");
+    for dir in dirs {
+        let sg2_log = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("sg2-"))
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .expect("sg2's log");
+        let f = diagnose_files(&[dir.join("sg1.pcap"), sg2_log]);
+        assert_eq!(f[0].cause, "ike-replies-lost", "{}: {}", dir.display(), f[0].summary);
+        let f = diagnose_files(&[dir.join("sg2.pcap")]);
+        assert_eq!(f[0].cause, "ike-replies-lost", "{}: {}", dir.display(), f[0].summary);
+        assert!(f[0].confidence < 0.85, "one capture should hedge");
+    }
+}

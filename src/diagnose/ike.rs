@@ -372,7 +372,17 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
             .iter()
             .any(|v| v.path.arrived.is_some() && (a.initiator.is_none() || v.path.to == a.initiator));
         let init_has_capture = a.initiator.is_some_and(|i| case.gws[i].ext.is_some());
-        if answered && (answered_at_init || !init_has_capture) {
+        // Seen without the initiator's capture: an initiator that sends the same first
+        // request again after it was answered, and never goes on, did not get the answer.
+        let moved_on = steps.iter().any(|(l, lst)| l > s && !lst.requests.is_empty());
+        let asked_again = !init_has_capture
+            && !moved_on
+            && matches!(s, Step::First | Step::Second)
+            && st
+                .requests
+                .iter()
+                .any(|q| q.m.retransmission && st.responses.iter().any(|r| r.m.time < q.m.time));
+        if answered && (answered_at_init || !init_has_capture) && !asked_again {
             continue;
         }
         let mut f = match s {
@@ -569,13 +579,20 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
             .advise("start the IKE daemon on the responder (`ipsec start` / `systemctl start ipsec` or strongswan) and check it listens on UDP 500 and 4500 (`ss -uln`)");
     }
     if answered {
-        // The responder answered, the answers did not come back.
+        // The responder answered, the answers did not come back (seen at both ends), or the
+        // initiator kept asking after being answered (seen at the responder only).
         let resp = st.responses[0];
-        let f = Finding::new(Cause::IkeRepliesLost, 0.85, "the responder answers, but its answers never reach the initiator")
+        let both = req.path.sent.is_some() && req.path.to.is_some_and(|r| case.gws[r].ext.is_some());
+        let (conf, summary) = if both {
+            (0.85, "the responder answers, but its answers never reach the initiator")
+        } else {
+            (0.6, "the responder answers, but the initiator keeps sending its first request again and never goes on: the answers do not reach it (the initiator's capture would confirm)")
+        };
+        let f = Finding::new(Cause::IkeRepliesLost, conf, summary)
             .with(first_ev)
             .with(msg_evidence(case, resp.at(), "answer sent by the responder"))
             .advise("something between the gateways drops UDP 500/4500 from the responder to the initiator: check firewalls and NAT on the return path")
-            .advise("tcpdump -i eth1 -n -p udp port 500 or udp port 4500 on both gateways while bringing the conn up");
+            .advise("capture on both gateways while bringing the conn up, with the command `ipsec-doctor capture-filter` prints (it keeps IP fragments and ICMP errors)");
         return f;
     }
     if let Some(f) = log_cause.as_ref().filter(|f| f.cause == "ike-proposal-rejected") {
@@ -590,7 +607,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
             )
             .with(first_ev)
             .advise("a firewall or router between the gateways drops UDP 500 (or there is a NAT you did not know of): check ACLs on the path")
-            .advise("on both gateways: tcpdump -i eth1 -n -p udp port 500 or udp port 4500");
+            .advise("capture on both gateways with the command `ipsec-doctor capture-filter` prints");
         }
         let r = responder.unwrap_or(0);
         let daemon_logged = case.gws[r].has_log();
@@ -635,14 +652,45 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
         }
         return f;
     }
-    // Only the initiator's view.
+    // Only the initiator's view. The responder's log may say it answered: then the answers
+    // are lost on the way back.
+    // The responder is the gateway that did not send it (its capture may be missing, so the
+    // packet's path may not name it).
+    let others = case.gws.iter().enumerate().filter(|(i, _)| Some(*i) != req.path.from);
+    for (_, g) in others {
+        let answered_in_log = super::find_log(g, |k| {
+            matches!(
+                k,
+                EventKind::Sent {
+                    exchange: crate::logs::Exchange::IkeSaInit
+                        | crate::logs::Exchange::MainMode
+                        | crate::logs::Exchange::AggressiveMode,
+                    request: false,
+                    ..
+                }
+            )
+        });
+        if let Some((l, e)) = answered_in_log {
+            return Finding::new(
+                Cause::IkeRepliesLost,
+                0.7,
+                format!(
+                    "the first IKE message left the initiator {sent_count} time(s) and no answer came back, yet the responder's log shows it answered: the answers are lost on the way back"
+                ),
+            )
+            .with(first_ev)
+            .with(Some(super::log_evidence(l, e)))
+            .advise("something between the gateways drops UDP 500/4500 from the responder to the initiator: check firewalls and NAT on the return path")
+            .advise("capture on the responder too (`ipsec-doctor capture-filter` prints the command) to see the answers leave");
+        }
+    }
     let mut f = Finding::new(
         Cause::IkeBlockedOnPath,
         0.45,
         format!("the first IKE message left the initiator {sent_count} time(s) and was never answered"),
     )
     .with(first_ev)
-    .advise("capture on the responder at the same time (tcpdump -i eth1 -n -p udp port 500 or udp port 4500): if the packets arrive there, the responder filters them or its daemon is not running (A1); if not, they are dropped on the way (A2)");
+    .advise("capture on the responder at the same time (`ipsec-doctor capture-filter` prints the command): if the packets arrive there, the responder filters them or its daemon is not running (A1); if not, they are dropped on the way (A2)");
     if let Some(r) = responder {
         if case.gws[r].has_log() {
             f.confidence = 0.55;
@@ -792,13 +840,16 @@ fn situation_b(
         .advise("capture all traffic between the gateways (tcpdump -i eth1 -v -n -p ip host PEER and not port 22)");
     }
     if !responder_captured && !answered {
+        // A message larger than the path MTU is the write-up's reading of a lost MI3: the
+        // capture shows its size; a blocked port 4500 is the other explanation.
+        if natt && fragmented {
+            return Finding::new(Cause::IkeFragmentsDropped, 0.5, format!("{what} went out in IP fragments (on UDP 4500) and was never answered: fragments dropped on the path, or UDP 4500 blocked"))
+                .with(req_ev)
+                .advise("capture on the responder with a filter that keeps non-first IP fragments (`ipsec-doctor capture-filter` prints it): fragments that never arrive are dropped on the path; nothing at all on 4500 means the port is blocked")
+                .advise("test with `ping -s 5000 <peer>`; enable IKE fragmentation (fragmentation=yes), or leftsendcert=never to confirm");
+        }
         if natt {
-            let alt = if fragmented {
-                "; it also went out in IP fragments, which a path may drop (ike-fragments-dropped)"
-            } else {
-                ""
-            };
-            return Finding::new(Cause::NattPort4500Blocked, 0.55, format!("the exchange moved to UDP 4500 and {what} is never answered{alt}"))
+            return Finding::new(Cause::NattPort4500Blocked, 0.55, format!("the exchange moved to UDP 4500 and {what} is never answered"))
                 .with(req_ev)
                 .advise("capture on the responder: if the 4500 packets do not arrive, UDP 4500 is blocked on the path; if they do, the responder's firewall or authentication")
                 .advise("iptables rules for NAT-T must accept UDP 4500 from any source port");
@@ -806,7 +857,7 @@ fn situation_b(
         if fragmented {
             return Finding::new(Cause::IkeFragmentsDropped, 0.55, format!("{what} went out in IP fragments and was never answered"))
                 .with(req_ev)
-                .advise("capture on the responder with a filter that shows fragments: 'udp port 500 or udp port 4500 or (ip[6:2] & 0x1fff != 0)'")
+                .advise("capture on the responder with a filter that keeps non-first IP fragments: `ipsec-doctor capture-filter` prints it")
                 .advise("test with `ping -s 5000 <peer>`; enable IKE fragmentation, or leftsendcert=never to confirm");
         }
     }
