@@ -315,7 +315,9 @@ fn stage_of_event(k: &EventKind) -> Option<Stage> {
         } => stage_of(*exchange, *step, state.as_deref()),
         K::Deleted { state, .. } => stage_of(None, None, state.as_deref()),
         K::IkeSaEstablished { .. } => Some(Stage::IkeUp),
-        K::ChildSaEstablished { .. } => Some(Stage::ChildUp),
+        // `connection 'x' established successfully` (ipsec up / strongswan up) follows the
+        // child SA's establishment.
+        K::ChildSaEstablished { .. } | K::CliResult { success: true } => Some(Stage::ChildUp),
         _ => None,
     }
 }
@@ -803,6 +805,11 @@ fn auth_unanswered(facts: &LogFacts<'_>, name: &str, other: Option<&GwLog<'_>>, 
 pub(super) fn healthy_proof(case: &Case<'_>) -> Option<Evidence> {
     let facts = LogFacts::new(case);
     facts
-        .find(|x| matches!(x.kind(), EventKind::ChildSaEstablished { .. }))
+        .find(|x| {
+            matches!(
+                x.kind(),
+                EventKind::ChildSaEstablished { .. } | EventKind::CliResult { success: true }
+            )
+        })
         .map(|(_, x)| x.evidence())
 }
