@@ -220,3 +220,57 @@ fn answers_lost_on_the_way_back_from_either_end() {
         assert!(f[0].confidence < 0.85, "one capture should hedge");
     }
 }
+
+#[test]
+fn a_filter_that_hides_fragments_does_not_make_them_arrive() {
+    // The write-up's own filter, `udp port 500 or udp port 4500`, never matches a non-first IP
+    // fragment: re-filtered with tcpdump, the fragment-loss examples hold only first fragments
+    // at both ends. That must not read as "MI3 / IKE_AUTH arrived" (an authentication failure).
+    let tcpdump = Path::new("/usr/bin/tcpdump");
+    if !tcpdump.exists() {
+        eprintln!("skipped: /usr/bin/tcpdump is not installed");
+        return;
+    }
+    let dirs: Vec<PathBuf> = examples()
+        .into_iter()
+        .filter(|d| {
+            std::fs::read_to_string(d.join("scenario.conf"))
+                .unwrap_or_default()
+                .contains("EXPECTED_CAUSE=ike-fragments-dropped")
+        })
+        .collect();
+    assert!(!dirs.is_empty(), "no ike-fragments-dropped example");
+    let tmp = std::env::temp_dir().join(format!("ipsec-doctor-fragfilter-{}", std::process::id()));
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).unwrap();
+        for gw in ["sg1", "sg2"] {
+            let out = std::process::Command::new(tcpdump)
+                .arg("-r")
+                .arg(dir.join(format!("{gw}.pcap")))
+                .arg("-w")
+                .arg(tmp.join(format!("{gw}.pcap")))
+                .arg("udp port 500 or udp port 4500")
+                .output()
+                .expect("tcpdump runs");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let pcaps = [tmp.join("sg1.pcap"), tmp.join("sg2.pcap")];
+        let f = diagnose_files(&pcaps);
+        assert_eq!(
+            f[0].cause,
+            "ike-fragments-dropped",
+            "{}: {}",
+            dir.display(),
+            f[0].summary
+        );
+        assert!(f[0].confidence < 0.7, "{}: a blind capture must hedge", dir.display());
+        assert!(
+            f[0].advice.iter().any(|a| a.contains("capture-filter")),
+            "{}: {:?}",
+            dir.display(),
+            f[0].advice
+        );
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}

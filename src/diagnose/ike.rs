@@ -783,6 +783,38 @@ fn situation_b(
                 .advise("to confirm, stop sending the certificate inline: leftsendcert=never, with the certificate copied to the peer");
         }
     }
+    // The sender's own capture holds only the first IP fragment of what it sent: its filter
+    // (`udp port 500 or udp port 4500`) drops non-first fragments, so whether the rest arrived
+    // cannot be seen. The message's arrival is unknown, not "arrived".
+    if !answered && st.requests.iter().any(|v| v.path.sent.is_some() && v.m.partial) {
+        // The responder's log shows it still waiting: resending MR2, or no IKE_AUTH processed.
+        let responder_waiting = req.path.to.is_some_and(|r| {
+            let g = &case.gws[r];
+            let resends = super::find_log(g, |k| matches!(k, EventKind::Retransmit { .. })).is_some();
+            let got_auth = super::find_log(g, |k| {
+                matches!(
+                    k,
+                    EventKind::Received {
+                        exchange: crate::logs::Exchange::IkeAuth,
+                        request: true,
+                        ..
+                    }
+                )
+            })
+            .is_some();
+            g.has_log() && (resends || !got_auth)
+        });
+        return Finding::new(
+            Cause::IkeFragmentsDropped,
+            if responder_waiting { 0.6 } else { 0.45 },
+            format!(
+                "{what} went out in IP fragments, but the captures hold only first fragments: their filter drops non-first fragments, so whether the rest arrived cannot be seen; lost fragments are the write-up's reading of an unanswered large {what}"
+            ),
+        )
+        .with(req_ev)
+        .advise("capture again on both gateways with the command `ipsec-doctor capture-filter` prints: it keeps non-first fragments (`udp port 500 or udp port 4500` never matches them)")
+        .advise("test fragments on the path with `ping -s 5000 <peer>`; enable IKE fragmentation (fragmentation=yes) to avoid them");
+    }
     // A message of which only some IKE fragments arrived did not arrive.
     let arrived = st
         .requests
