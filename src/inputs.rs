@@ -123,6 +123,7 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
     for (f, in_dir) in expand(paths, &mut inputs.problems) {
         files.push((side_of(&f), f, in_dir));
     }
+    drop_duplicates(&mut files, &mut inputs.problems);
     let mut logs_pending: Vec<(String, PathBuf)> = Vec::new();
     let mut years: Vec<i32> = Vec::new();
     for (side, path, in_dir) in files {
@@ -177,6 +178,43 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
         }
     }
     inputs
+}
+
+/// The same file given twice (by two names, by `--side` and again in its folder, or as a copy)
+/// is used once, the first time: counted twice it would double every retransmission.
+fn drop_duplicates(files: &mut Vec<(String, PathBuf, bool)>, problems: &mut Vec<String>) {
+    let mut seen: Vec<(Option<PathBuf>, Option<(u64, u64)>, PathBuf)> = Vec::new();
+    files.retain(|(_, path, _)| {
+        let canon = std::fs::canonicalize(path).ok();
+        let print = fingerprint(path);
+        let twin = seen
+            .iter()
+            .find(|(c, f, _)| (canon.is_some() && *c == canon) || (print.is_some() && *f == print));
+        if let Some((_, _, first)) = twin {
+            problems.push(format!(
+                "{}: the same content as {}; used once",
+                path.display(),
+                first.display()
+            ));
+            return false;
+        }
+        seen.push((canon, print, path.clone()));
+        true
+    });
+}
+
+/// Size and a hash of the first MiB: equal for a file and its copy.
+fn fingerprint(path: &Path) -> Option<(u64, u64)> {
+    use std::hash::{Hash, Hasher};
+    let len = std::fs::metadata(path).ok()?.len();
+    if len == 0 {
+        return None;
+    }
+    let mut head = Vec::new();
+    File::open(path).ok()?.take(1 << 20).read_to_end(&mut head).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    head.hash(&mut h);
+    Some((len, h.finish()))
 }
 
 fn side_mut<'a>(sides: &'a mut Vec<Side>, name: &str) -> &'a mut Side {

@@ -274,3 +274,33 @@ fn a_filter_that_hides_fragments_does_not_make_them_arrive() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn the_same_file_twice_is_used_once() {
+    // Given again by name after its folder, or as a copy under another name (with `--side`
+    // and the folder, the same thing happens), a capture must not count twice.
+    let dir = examples()
+        .into_iter()
+        .find(|d| {
+            std::fs::read_to_string(d.join("scenario.conf"))
+                .unwrap_or_default()
+                .contains("EXPECTED_CAUSE=ike-blocked-on-path")
+        })
+        .expect("an ike-blocked-on-path example");
+    let once = diagnose_files(std::slice::from_ref(&dir));
+    let twice = diagnose_files(&[dir.clone(), dir.join("sg1.pcap")]);
+    assert_eq!((once[0].cause, &once[0].summary), (twice[0].cause, &twice[0].summary));
+    let tmp = std::env::temp_dir().join(format!("ipsec-doctor-dup-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::copy(dir.join("sg1.pcap"), tmp.join("sg1-copy.pcap")).unwrap();
+    let copied = diagnose_files(&[dir.join("sg1.pcap"), dir.join("sg2.pcap"), tmp.join("sg1-copy.pcap")]);
+    let pair = diagnose_files(&[dir.join("sg1.pcap"), dir.join("sg2.pcap")]);
+    assert_eq!((pair[0].cause, &pair[0].summary), (copied[0].cause, &copied[0].summary));
+    let inp = inputs::load(&[dir.clone(), dir.join("sg1.pcap")], &[], inputs::Limits::default());
+    assert!(
+        inp.problems.iter().any(|p| p.contains("used once")),
+        "{:?}",
+        inp.problems
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
