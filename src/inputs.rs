@@ -183,7 +183,9 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
 /// The same file given twice (by two names, by `--side` and again in its folder, or as a copy)
 /// is used once, the first time: counted twice it would double every retransmission.
 fn drop_duplicates(files: &mut Vec<(String, PathBuf, bool)>, problems: &mut Vec<String>) {
-    let mut seen: Vec<(Option<PathBuf>, Option<(u64, u64)>, PathBuf)> = Vec::new();
+    // (canonical path, fingerprint, the name first given)
+    type Seen = (Option<PathBuf>, Option<(u64, u64)>, PathBuf);
+    let mut seen: Vec<Seen> = Vec::new();
     files.retain(|(_, path, _)| {
         let canon = std::fs::canonicalize(path).ok();
         let print = fingerprint(path);
