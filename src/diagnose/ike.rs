@@ -250,13 +250,17 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
             a.healthy_confidence = 0.5;
             a.healthy_evidence.push(up);
         } else {
-            let what = if case.gws.iter().all(|g| g.ext.is_none()) {
+            let failed = log_ev_any(case, |k| matches!(k, EventKind::CliResult { success: false }));
+            let what = if failed.is_some() {
+                "the up command reports a failure, but nothing given shows how far the negotiation got"
+            } else if case.gws.iter().all(|g| g.ext.is_none()) {
                 "the logs show no IKE negotiation (no attempt, no SA established) and there is no capture"
             } else {
                 "the captures hold no IKE and the logs show no negotiation"
             };
             a.problem = Some(
                 Finding::new(Cause::Inconclusive, 0.0, format!("cannot tell: {what}"))
+                    .with(failed)
                     .advise("bring the tunnel up (ipsec auto --up CONN / swanctl --initiate --child NAME) while capturing on both gateways, and give both daemons' logs: `ipsec-doctor capture-filter` prints the capture command"),
             );
         }

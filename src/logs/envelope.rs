@@ -225,6 +225,8 @@ fn charon_bare(b: &str) -> bool {
         || starts("establishing CHILD_SA ")
         || starts("establishing connection '")
         || starts("establishing IKE_SA failed")
+        || starts("initiate failed: ")
+        || starts("initiate completed successfully")
         || (starts("connection '") && b.contains("' established successfully"))
         || (starts("IKE_SA ") && b.contains(" established between "))
         || (starts("CHILD_SA ") && b.contains(" established with SPIs "))
@@ -466,6 +468,7 @@ mod tests {
             "received NO_PROPOSAL_CHOSEN notify, no CHILD_SA built",
             "establishing connection 'sg' failed",
             "connection 'sg' established successfully",
+            "initiate failed: establishing CHILD_SA 'net' failed",
         ] {
             let e = split(l);
             assert_eq!((e.source, e.structural, e.body), (Source::Swanctl, true, l), "{l}");
