@@ -2,7 +2,10 @@
 //! evidence in its captures and logs. The expected cause is read from the scenario file; the
 //! diagnosis itself never sees that file (it is neither a capture nor a log).
 
-use ipsec_doctor::{correlate, diagnose, inputs};
+mod common;
+
+use common::{diagnose_files, example_dirs, files_with, scenario_value};
+use ipsec_doctor::inputs;
 use std::path::{Path, PathBuf};
 
 /// Causes the write-up says only the logs can name: situation C ("tcpdump does not help at all
@@ -15,28 +18,8 @@ const NEEDS_LOGS: &[&str] = &[
     "id-mismatch",
 ];
 
-fn scenario_value(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(&format!("{key}="))
-            .map(|v| v.trim_matches('"').to_string())
-    })
-}
-
-fn diagnose_files(files: &[PathBuf]) -> Vec<diagnose::Finding> {
-    let inp = inputs::load(files, &[], inputs::Limits::default());
-    let case = correlate::correlate(&inp.sides);
-    diagnose::diagnose(&case)
-}
-
 fn examples() -> Vec<PathBuf> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"));
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
-        .expect("examples/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("scenario.conf").exists())
-        .collect();
-    v.sort();
-    v
+    example_dirs()
 }
 
 #[test]
@@ -65,12 +48,7 @@ fn every_example_names_its_cause() {
         }
 
         // Captures only.
-        let mut pcaps: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
-            .collect();
-        pcaps.sort();
+        let pcaps = files_with(&dir, &["pcap"]);
         let packets = diagnose_files(&pcaps);
         let got = packets[0].cause;
         if NEEDS_LOGS.contains(&expected.as_str()) {
@@ -131,12 +109,7 @@ fn logs_alone_name_the_situation() {
     for dir in examples() {
         let conf = std::fs::read_to_string(dir.join("scenario.conf")).unwrap();
         let situation = scenario_value(&conf, "SITUATION").unwrap_or_default();
-        let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "log" || x == "txt"))
-            .collect();
-        logs.sort();
+        let logs = files_with(&dir, &["log", "txt"]);
         let f = diagnose_files(&logs);
         let got = f[0].situation();
         let ok = match situation.as_str() {
@@ -166,12 +139,7 @@ fn one_capture_with_the_logs_lands_in_the_situation() {
         if !matches!(situation.as_str(), "A" | "B" | "C") {
             continue;
         }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "log" || x == "txt"))
-            .collect();
-        files.sort();
+        let mut files = files_with(&dir, &["log", "txt"]);
         files.push(dir.join("sg1.pcap"));
         let f = diagnose_files(&files);
         if f[0].situation() != situation {

@@ -4,21 +4,11 @@
 //! the 3-digit codes, and strongSwan's `ipsec up` output without the `[IKE]` tags. Each shape must
 //! be read as the original is, and a failed negotiation is never called healthy.
 
-use ipsec_doctor::{correlate, diagnose, inputs};
+mod common;
+
+use common::{diagnose_files, example_dirs, files_with, scenario_value};
+use ipsec_doctor::diagnose;
 use std::path::{Path, PathBuf};
-
-fn scenario_value(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(&format!("{key}="))
-            .map(|v| v.trim_matches('"').to_string())
-    })
-}
-
-fn diagnose_files(files: &[PathBuf]) -> Vec<diagnose::Finding> {
-    let inp = inputs::load(files, &[], inputs::Limits::default());
-    let case = correlate::correlate(&inp.sides);
-    diagnose::diagnose(&case)
-}
 
 struct Example {
     name: String,
@@ -28,10 +18,8 @@ struct Example {
 }
 
 fn examples() -> Vec<Example> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"));
-    let mut v: Vec<Example> = std::fs::read_dir(root)
-        .expect("examples/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    example_dirs()
+        .into_iter()
         .filter_map(|dir| {
             let conf = std::fs::read_to_string(dir.join("scenario.conf")).ok()?;
             Some(Example {
@@ -41,9 +29,7 @@ fn examples() -> Vec<Example> {
                 dir,
             })
         })
-        .collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
+        .collect()
 }
 
 /// The output shows the child SA established (a later failure, such as a rekey refused, is
@@ -121,12 +107,7 @@ fn logs_and_up_output_alone() {
     let mut failures = Vec::new();
     let mut count = 0;
     for ex in examples() {
-        let mut logs: Vec<PathBuf> = std::fs::read_dir(&ex.dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "log" || x == "txt"))
-            .collect();
-        logs.sort();
+        let logs = files_with(&ex.dir, &["log", "txt"]);
         check_shown(&ex, "all logs", false, &diagnose_files(&logs), &mut failures);
         let up = ex.dir.join("sg1-up.txt");
         if let Ok(text) = std::fs::read_to_string(&up) {
