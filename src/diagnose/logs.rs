@@ -813,3 +813,83 @@ pub(super) fn healthy_proof(case: &Case<'_>) -> Option<Evidence> {
         })
         .map(|(_, x)| x.evidence())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::{diagnose, Cause};
+    use crate::inputs::Side;
+    use crate::logs::{parse, ParseOptions};
+
+    /// Diagnoses logs alone: one text per gateway, lines as the daemons write them.
+    fn verdict(gws: &[(&str, &str)]) -> (Cause, String) {
+        let sides: Vec<Side> = gws
+            .iter()
+            .map(|(name, text)| Side {
+                name: name.to_string(),
+                captures: Vec::new(),
+                logs: vec![parse(&format!("{name}.log"), text, &ParseOptions::default())],
+            })
+            .collect();
+        let case = crate::correlate::correlate(&sides);
+        let f = diagnose(&case);
+        (f[0].cause, f[0].summary.clone())
+    }
+
+    #[test]
+    fn invalid_id_information_in_phase_1_is_an_id_problem() {
+        let main_mode = "\"sg\" #1: initiating IKEv1 Main Mode connection\n\"sg\" #1: sent Main Mode request\n\"sg\" #1: sent Main Mode I2\n\"sg\" #1: sent Main Mode I3\n\"sg\" #1: ignoring informational payload INVALID_ID_INFORMATION, msgid=00000000, length=12\n";
+        assert_eq!(verdict(&[("sg1", main_mode)]).0, Cause::IdMismatch);
+        let quick_mode = "\"sg\" #1: initiating IKEv1 Main Mode connection\n\"sg\" #1: sent Main Mode request\n\"sg\" #1: ISAKMP SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA2_256 group=MODP2048}\n\"sg\" #2: sent Quick Mode request\n\"sg\" #2: ignoring informational payload INVALID_ID_INFORMATION, msgid=00000000, length=12\n";
+        assert_eq!(verdict(&[("sg1", quick_mode)]).0, Cause::TrafficSelectorMismatch);
+    }
+
+    #[test]
+    fn a_refusal_outranks_kernel_errors_of_the_teardown() {
+        let text = "\"sg\" #1: initiating IKEv2 connection\n\"sg\" #1: sent IKE_SA_INIT request to 198.51.100.2:500\n\"sg\" #1: sent IKE_AUTH request\n\"sg\" #1: initiator established IKE SA; authenticated peer using authby=secret and ID_FQDN '@sg2'\n\"sg\" #2: IKE_AUTH response rejected Child SA with TS_UNACCEPTABLE\n\"sg\" #2: deleting Child SA (IKE_AUTH_I)\nERROR: \"sg\" #2: netlink XFRM_MSG_DELPOLICY response for flow eroute_connection delete: No such file or directory (errno 2)\n";
+        assert_eq!(verdict(&[("sg1", text)]).0, Cause::TrafficSelectorMismatch);
+    }
+
+    #[test]
+    fn a_kernel_probe_at_start_up_is_not_an_install_failure() {
+        let text = "Starting Pluto (Libreswan Version 5.4 IKEv2 IKEv1 XFRM)\nnetlink response for XFRM_MSG_NEWSA Probe Test: Protocol not supported (errno 93)\n\"sg\": added IKEv2 connection\n\"sg\" #1: initiating IKEv2 connection to 198.51.100.2 using UDP\n\"sg\" #1: sent IKE_SA_INIT request to 198.51.100.2:UDP/500\n";
+        let (cause, summary) = verdict(&[("sg1", text)]);
+        assert_eq!(cause, Cause::IkeBlockedOnPath, "{summary}");
+    }
+
+    #[test]
+    fn stopping_part_way_is_the_situation_of_the_last_step() {
+        let auth = "\"sg\" #1: initiating IKEv2 connection\n\"sg\" #1: sent IKE_SA_INIT request to 198.51.100.2:UDP/500\n\"sg\" #1: processed IKE_SA_INIT response from 198.51.100.2:UDP/500 {cipher=AES_CBC_256 integ=HMAC_SHA2_256_128 prf=HMAC_SHA2_256 ke=MODP2048}, initiating IKE_AUTH\n";
+        assert_eq!(verdict(&[("sg1", auth)]).0.situation(), "B");
+        let deleted = format!("{auth}\"sg\" #1: deleting IKE SA (IKE_AUTH_I) and sending notification\n");
+        assert_eq!(verdict(&[("sg1", &deleted)]).0.situation(), "B");
+        let child = "\"sg\" #1: initiating IKEv1 Main Mode connection\n\"sg\" #1: ISAKMP SA established {auth=PRESHARED_KEY}\n\"sg\" #2: sent Quick Mode request\n";
+        assert_eq!(verdict(&[("sg1", child)]).0.situation(), "C");
+        let up = "\"sg\" #2: initiator established Child SA using #1; IPsec tunnel [10.1.0.0/24===10.2.0.0/24] {ESP/UDP=>0x1234abcd <0xabcd1234 xfrm=AES_CBC_256-HMAC_SHA2_256_128 DPD=passive}\n";
+        assert_eq!(verdict(&[("sg1", up)]).0, Cause::Healthy);
+    }
+
+    #[test]
+    fn the_responder_refusing_without_a_reason_refused_the_id() {
+        // Libreswan 5.4 logs no reason when the peer's ID matches no connection; a failed
+        // PSK check has its own line.
+        let init = "\"sg\" #1: initiating IKEv2 connection\n\"sg\" #1: sent IKE_SA_INIT request to 198.51.100.2:UDP/500\n\"sg\" #1: sent IKE_AUTH request to 198.51.100.2:UDP/500\n\"sg\" #1: IKE SA authentication request rejected by peer: AUTHENTICATION_FAILED\n";
+        let resp = "\"sg\" #1: sent IKE_SA_INIT response to 192.0.2.1:UDP/500\n\"sg\" #1: responding to IKE_AUTH message (ID 1) from 192.0.2.1:500 with encrypted notification AUTHENTICATION_FAILED\n";
+        assert_eq!(verdict(&[("sg1", init), ("sg2", resp)]).0, Cause::IdMismatch);
+        let psk = "\"sg\" #1: sent IKE_SA_INIT response to 192.0.2.1:UDP/500\n\"sg\" #1: authentication failed: computed hash does not match hash received from peer FQDN '@sg1'\n\"sg\" #1: responding to IKE_AUTH message (ID 1) from 192.0.2.1:500 with encrypted notification AUTHENTICATION_FAILED\n";
+        assert_eq!(verdict(&[("sg1", init), ("sg2", psk)]).0, Cause::AuthFailed);
+        // The initiator's word alone is a generic authentication failure.
+        assert_eq!(verdict(&[("sg1", init)]).0, Cause::AuthFailed);
+    }
+
+    #[test]
+    fn byte_counters_show_esp_lost_once_the_sas_are_up() {
+        let up = "\"sg\" #2: initiator established Child SA using #1; IPsec tunnel [10.1.0.0/24===10.2.0.0/24]\n";
+        let sg1 = format!("{up}\"sg\" #2: ESP traffic information: in=0B out=840B\n");
+        let sg2 = "\"sg\" #2: responder established Child SA using #1; IPsec tunnel [10.2.0.0/24===10.1.0.0/24]\n\"sg\" #2: ESP traffic information: in=0B out=0B\n";
+        assert_eq!(verdict(&[("sg1", &sg1), ("sg2", sg2)]).0, Cause::EspBlocked);
+        let sg2 = "\"sg\" #2: responder established Child SA using #1; IPsec tunnel [10.2.0.0/24===10.1.0.0/24]\n\"sg\" #2: ESP traffic information: in=840B out=840B\n";
+        assert_eq!(verdict(&[("sg1", &sg1), ("sg2", sg2)]).0, Cause::EspOneWay);
+        let sg1 = format!("{up}\"sg\" #2: ESP traffic information: in=840B out=840B\n");
+        assert_eq!(verdict(&[("sg1", &sg1), ("sg2", sg2)]).0, Cause::Healthy);
+    }
+}
