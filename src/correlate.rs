@@ -8,6 +8,25 @@ use crate::track::{EspFlow, IkeMsg, Timeline};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+/// A gateway of a [`Case`]: its place in [`Case::gws`]. The first one's capture clock is the
+/// reference the other's is set to ([`Case::clock_offset`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GwId(usize);
+
+impl GwId {
+    /// The other gateway of a pair. Only where the case is known to hold two gateways;
+    /// [`Case::peer`] says whether there is one.
+    pub fn peer(self) -> GwId {
+        debug_assert!(self.0 < 2, "a gateway of a pair");
+        GwId(1 - self.0.min(1))
+    }
+
+    /// Its place in [`Case::gws`] (and in tables kept per gateway).
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// One gateway as the analysis sees it.
 #[derive(Debug)]
 pub struct Gw<'a> {
@@ -46,10 +65,10 @@ impl Gw<'_> {
     }
 }
 
-/// Where to find one IKE message: gateway index and index in its capture's IKE list.
+/// Where to find one IKE message: its gateway and index in that capture's IKE list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MsgRef {
-    pub gw: usize,
+    pub gw: GwId,
     pub idx: usize,
 }
 
@@ -57,8 +76,8 @@ pub struct MsgRef {
 #[derive(Debug, Clone, Copy)]
 pub struct MsgPath {
     /// Gateway that sent it, when known.
-    pub from: Option<usize>,
-    pub to: Option<usize>,
+    pub from: Option<GwId>,
+    pub to: Option<GwId>,
     /// As captured at the sender.
     pub sent: Option<MsgRef>,
     /// As captured at the receiver.
@@ -69,8 +88,8 @@ pub struct MsgPath {
 #[derive(Debug, Clone, Copy)]
 pub struct EspPath<'a> {
     pub spi: u32,
-    pub from: Option<usize>,
-    pub to: Option<usize>,
+    pub from: Option<GwId>,
+    pub to: Option<GwId>,
     pub sent: Option<&'a EspFlow>,
     pub arrived: Option<&'a EspFlow>,
 }
@@ -78,7 +97,7 @@ pub struct EspPath<'a> {
 /// An address/port pair that changed between the captures: a NAT on the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rewrite {
-    pub from_gw: usize,
+    pub from_gw: GwId,
     /// Source as sent and as received.
     pub at_sender: SocketAddr,
     pub at_receiver: SocketAddr,
@@ -96,6 +115,31 @@ pub struct Case<'a> {
     pub rewrites: Vec<Rewrite>,
     /// Gateway 1's clock minus gateway 0's, estimated from IKE messages seen at both.
     pub clock_offset: Option<f64>,
+}
+
+impl<'a> Case<'a> {
+    pub fn gw(&self, id: GwId) -> &Gw<'a> {
+        &self.gws[id.0]
+    }
+
+    /// Every gateway of the case, in order.
+    pub fn gw_ids(&self) -> impl Iterator<Item = GwId> {
+        ids(&self.gws)
+    }
+
+    /// The other gateway, when the case holds exactly two.
+    pub fn peer(&self, id: GwId) -> Option<GwId> {
+        peer(&self.gws, id)
+    }
+
+    /// A time seen at gateway `id`, on the first gateway's capture clock.
+    pub fn on_first_clock(&self, id: GwId, t: f64) -> f64 {
+        if id.0 == 1 {
+            t - self.clock_offset.unwrap_or(0.0)
+        } else {
+            t
+        }
+    }
 }
 
 /// The capturing host's own addresses, and whether the evidence was decisive.
@@ -224,9 +268,9 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
     // sending); else the candidate the other gateway proved to be its own is out of the running.
     let mut sides_sure = sides_sure;
     if sides_sure.len() == 2 {
-        for i in 0..2 {
+        for (i, j) in [(0, 1), (1, 0)] {
             if !sides_sure[i].1 {
-                if let Some(a) = only_here_sender(&sides_sure[i].0, &sides_sure[1 - i].0) {
+                if let Some(a) = only_here_sender(&sides_sure[i].0, &sides_sure[j].0) {
                     sides_sure[i].0.addrs = vec![a];
                     sides_sure[i].1 = true;
                 }
@@ -284,8 +328,7 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
     // A capture that saw nothing from its own host (e.g. only arrivals) gets its address from
     // the peer's view: whatever the peer sent to.
     if gws.len() == 2 {
-        for i in 0..2 {
-            let j = 1 - i;
+        for (i, j) in [(0, 1), (1, 0)] {
             if gws[i].addrs.is_empty() && !gws[j].addrs.is_empty() {
                 let peer_addrs = gws[j].addrs.clone();
                 let tl = gws[i].tl();
@@ -301,8 +344,8 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
         .iter()
         .filter_map(|p| {
             let (s, a) = (p.sent?, p.arrived?);
-            let ms = &gws[s.gw].ike()[s.idx];
-            let ma = &gws[a.gw].ike()[a.idx];
+            let ms = &gws[s.gw.0].ike()[s.idx];
+            let ma = &gws[a.gw.0].ike()[a.idx];
             (ms.src != ma.src || ms.dst != ma.dst).then_some(Rewrite {
                 from_gw: s.gw,
                 at_sender: ms.src,
@@ -323,18 +366,22 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
     }
 }
 
-/// The other gateway's index when there are two (callers check that there are).
-fn peer_of(gi: usize) -> usize {
-    1 - gi.min(1)
+fn ids(gws: &[Gw<'_>]) -> impl Iterator<Item = GwId> {
+    (0..gws.len()).map(GwId)
 }
 
-fn sender_of(gws: &[Gw<'_>], capt: usize, m: &IkeMsg) -> Option<usize> {
-    if gws[capt].owns(m.src.ip()) {
+/// The other gateway when there are exactly two.
+fn peer(gws: &[Gw<'_>], gi: GwId) -> Option<GwId> {
+    (gws.len() == 2).then(|| gi.peer())
+}
+
+fn sender_of(gws: &[Gw<'_>], capt: GwId, m: &IkeMsg) -> Option<GwId> {
+    if gws[capt.0].owns(m.src.ip()) {
         return Some(capt);
     }
-    if gws[capt].owns(m.dst.ip()) {
+    if gws[capt.0].owns(m.dst.ip()) {
         // Sent to us: by the other gateway if there is exactly one.
-        return (gws.len() == 2).then_some(peer_of(capt));
+        return peer(gws, capt);
     }
     None
 }
@@ -354,22 +401,21 @@ fn match_ike(gws: &[Gw<'_>]) -> (Vec<MsgPath>, Vec<Vec<IpAddr>>) {
     let mut matched_at_receiver: Vec<Vec<bool>> = gws.iter().map(|g| vec![false; g.ike().len()]).collect();
     let two = gws.len() == 2;
     // First: what left a gateway and arrived, byte for byte, at the other.
-    let mut sent: Vec<(usize, usize, Option<MsgRef>)> = Vec::new();
-    for (gi, g) in gws.iter().enumerate() {
-        for (i, m) in g.ike().iter().enumerate() {
+    let mut sent: Vec<(GwId, usize, Option<MsgRef>)> = Vec::new();
+    for gi in ids(gws) {
+        for (i, m) in gws[gi.0].ike().iter().enumerate() {
             if sender_of(gws, gi, m) != Some(gi) {
                 continue;
             }
             let mut arrived = None;
-            let t = peer_of(gi);
-            if two && gws[t].ext.is_some() {
-                if let Some(q) = pending[t].get_mut(&m.digest) {
+            if let Some(t) = peer(gws, gi).filter(|t| gws[t.0].ext.is_some()) {
+                if let Some(q) = pending[t.0].get_mut(&m.digest) {
                     // Only messages the receiver did not send itself.
                     while let Some(&j) = q.front() {
                         q.pop_front();
-                        if sender_of(gws, t, &gws[t].ike()[j]) != Some(t) {
+                        if sender_of(gws, t, &gws[t.0].ike()[j]) != Some(t) {
                             arrived = Some(MsgRef { gw: t, idx: j });
-                            matched_at_receiver[t][j] = true;
+                            matched_at_receiver[t.0][j] = true;
                             break;
                         }
                     }
@@ -383,10 +429,10 @@ fn match_ike(gws: &[Gw<'_>]) -> (Vec<MsgPath>, Vec<Vec<IpAddr>>) {
     let peer_view = peer_views(gws, &sent);
     let mut paths = Vec::new();
     for &(gi, i, arrived) in &sent {
-        let m = &gws[gi].ike()[i];
+        let m = &gws[gi.0].ike()[i];
         // With nothing known of the peer's addresses, every destination may be it.
-        let known = !peer_view[gi].is_empty();
-        let to = (two && (arrived.is_some() || !known || peer_view[gi].contains(&m.dst.ip()))).then_some(peer_of(gi));
+        let known = !peer_view[gi.0].is_empty();
+        let to = peer(gws, gi).filter(|_| arrived.is_some() || !known || peer_view[gi.0].contains(&m.dst.ip()));
         paths.push(MsgPath {
             from: Some(gi),
             to,
@@ -395,13 +441,14 @@ fn match_ike(gws: &[Gw<'_>]) -> (Vec<MsgPath>, Vec<Vec<IpAddr>>) {
         });
     }
     // Messages seen arriving whose sender we have no capture of (or that we could not match).
-    for (gi, g) in gws.iter().enumerate() {
-        for (i, m) in g.ike().iter().enumerate() {
+    for gi in ids(gws) {
+        for (i, m) in gws[gi.0].ike().iter().enumerate() {
             let s = sender_of(gws, gi, m);
-            if s == Some(gi) || matched_at_receiver[gi][i] {
+            if s == Some(gi) || matched_at_receiver[gi.0][i] {
                 continue;
             }
-            let from = s.filter(|_| !two || peer_view[gi].is_empty() || peer_view[gi].contains(&m.src.ip()));
+            let view = &peer_view[gi.0];
+            let from = s.filter(|_| !two || view.is_empty() || view.contains(&m.src.ip()));
             paths.push(MsgPath {
                 from,
                 to: Some(gi),
@@ -414,7 +461,7 @@ fn match_ike(gws: &[Gw<'_>]) -> (Vec<MsgPath>, Vec<Vec<IpAddr>>) {
 }
 
 /// For each gateway, the addresses its peer (the other gateway) has in its capture.
-fn peer_views(gws: &[Gw<'_>], sent: &[(usize, usize, Option<MsgRef>)]) -> Vec<Vec<IpAddr>> {
+fn peer_views(gws: &[Gw<'_>], sent: &[(GwId, usize, Option<MsgRef>)]) -> Vec<Vec<IpAddr>> {
     let logged = |g: &Gw<'_>, own: bool| -> Vec<IpAddr> {
         g.logs
             .iter()
@@ -422,27 +469,28 @@ fn peer_views(gws: &[Gw<'_>], sent: &[(usize, usize, Option<MsgRef>)]) -> Vec<Ve
             .filter_map(|a| a.parse().ok())
             .collect()
     };
-    let mut v: Vec<Vec<IpAddr>> = (0..gws.len())
+    let mut v: Vec<Vec<IpAddr>> = ids(gws)
         .map(|i| {
-            if gws.len() != 2 {
+            let Some(o) = peer(gws, i) else {
                 return Vec::new();
-            }
-            let mut p = gws[1 - i].addrs.clone();
-            p.extend(logged(&gws[1 - i], true));
-            p.extend(logged(&gws[i], false));
+            };
+            let (g, other) = (&gws[i.0], &gws[o.0]);
+            let mut p = other.addrs.clone();
+            p.extend(logged(other, true));
+            p.extend(logged(g, false));
             // The peer captured and showed no IKE at all: whoever answered us is not the peer
             // (its answers would be in its own capture).
-            if p.is_empty() && gws[1 - i].ext.is_some() && gws[1 - i].ike().is_empty() {
-                let answered: Vec<IpAddr> = gws[i]
+            if p.is_empty() && other.ext.is_some() && other.ike().is_empty() {
+                let answered: Vec<IpAddr> = g
                     .ike()
                     .iter()
-                    .filter(|m| !gws[i].owns(m.src.ip()))
+                    .filter(|m| !g.owns(m.src.ip()))
                     .map(|m| m.src.ip())
                     .collect();
-                p = gws[i]
+                p = g
                     .ike()
                     .iter()
-                    .filter(|m| gws[i].owns(m.src.ip()) && !answered.contains(&m.dst.ip()))
+                    .filter(|m| g.owns(m.src.ip()) && !answered.contains(&m.dst.ip()))
                     .map(|m| m.dst.ip())
                     .collect();
                 p.sort();
@@ -453,13 +501,13 @@ fn peer_views(gws: &[Gw<'_>], sent: &[(usize, usize, Option<MsgRef>)]) -> Vec<Ve
         .collect();
     for &(gi, i, arrived) in sent {
         if let Some(a) = arrived {
-            let dst = gws[gi].ike()[i].dst.ip();
-            let src_at_receiver = gws[a.gw].ike()[a.idx].src.ip();
-            if !v[gi].contains(&dst) {
-                v[gi].push(dst);
+            let dst = gws[gi.0].ike()[i].dst.ip();
+            let src_at_receiver = gws[a.gw.0].ike()[a.idx].src.ip();
+            if !v[gi.0].contains(&dst) {
+                v[gi.0].push(dst);
             }
-            if !v[a.gw].contains(&src_at_receiver) {
-                v[a.gw].push(src_at_receiver);
+            if !v[a.gw.0].contains(&src_at_receiver) {
+                v[a.gw.0].push(src_at_receiver);
             }
         }
     }
@@ -467,31 +515,30 @@ fn peer_views(gws: &[Gw<'_>], sent: &[(usize, usize, Option<MsgRef>)]) -> Vec<Ve
 }
 
 fn match_esp<'a>(gws: &[Gw<'a>], peer_view: &[Vec<IpAddr>]) -> Vec<EspPath<'a>> {
-    let two = gws.len() == 2;
     let mut out = Vec::new();
     let mut used: Vec<Vec<bool>> = gws
         .iter()
         .map(|g| vec![false; g.tl().map_or(0, |t| t.esp.len())])
         .collect();
-    for (gi, g) in gws.iter().enumerate() {
+    for gi in ids(gws) {
+        let g = &gws[gi.0];
         let Some(tl) = g.ext.map(|c| &c.timeline) else { continue };
+        let (view, other) = (&peer_view[gi.0], peer(gws, gi));
         for f in &tl.esp {
             if !g.owns(f.key.src) {
                 continue;
             }
-            let peer = two.then_some(peer_of(gi));
-            let arrived = peer.and_then(|t| {
-                let ttl = gws[t].ext.map(|c| &c.timeline)?;
+            let arrived = other.and_then(|t| {
+                let ttl = gws[t.0].ext.map(|c| &c.timeline)?;
                 let j = ttl
                     .esp
                     .iter()
-                    .position(|r| r.key.spi == f.key.spi && !gws[t].owns(r.key.src))?;
-                used[t][j] = true;
+                    .position(|r| r.key.spi == f.key.spi && !gws[t.0].owns(r.key.src))?;
+                used[t.0][j] = true;
                 Some(&ttl.esp[j])
             });
             // To the other gateway, or to a third peer this analysis is not about.
-            let to =
-                peer.filter(|_| arrived.is_some() || peer_view[gi].is_empty() || peer_view[gi].contains(&f.key.dst));
+            let to = other.filter(|_| arrived.is_some() || view.is_empty() || view.contains(&f.key.dst));
             out.push(EspPath {
                 spi: f.key.spi,
                 from: Some(gi),
@@ -501,13 +548,15 @@ fn match_esp<'a>(gws: &[Gw<'a>], peer_view: &[Vec<IpAddr>]) -> Vec<EspPath<'a>> 
             });
         }
     }
-    for (gi, g) in gws.iter().enumerate() {
+    for gi in ids(gws) {
+        let g = &gws[gi.0];
         let Some(tl) = g.ext.map(|c| &c.timeline) else { continue };
+        let view = &peer_view[gi.0];
         for (j, f) in tl.esp.iter().enumerate() {
-            if g.owns(f.key.src) || used[gi][j] {
+            if g.owns(f.key.src) || used[gi.0][j] {
                 continue;
             }
-            let from = (two && (peer_view[gi].is_empty() || peer_view[gi].contains(&f.key.src))).then_some(peer_of(gi));
+            let from = peer(gws, gi).filter(|_| view.is_empty() || view.contains(&f.key.src));
             out.push(EspPath {
                 spi: f.key.spi,
                 from,
@@ -528,10 +577,10 @@ fn clock_offset(gws: &[Gw<'_>], msgs: &[MsgPath]) -> Option<f64> {
     let mut d = [Vec::new(), Vec::new()];
     for p in msgs {
         if let (Some(s), Some(a)) = (p.sent, p.arrived) {
-            let ts = gws[s.gw].ike()[s.idx].time;
-            let ta = gws[a.gw].ike()[a.idx].time;
+            let ts = gws[s.gw.0].ike()[s.idx].time;
+            let ta = gws[a.gw.0].ike()[a.idx].time;
             // Put everything as "gateway 1 time − gateway 0 time" samples.
-            if s.gw == 0 {
+            if s.gw.0 == 0 {
                 d[0].push(ta - ts);
             } else {
                 d[1].push(ts - ta);

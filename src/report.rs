@@ -1,7 +1,7 @@
 //! Findings out: short text for a terminal (colour only on a terminal), the JSON contract of
 //! DESIGN.md, and an optional side-by-side timeline of the IKE exchanges.
 
-use crate::correlate::Case;
+use crate::correlate::{Case, GwId};
 use crate::diagnose::{describe, fmt_time, Evidence, Finding};
 use crate::inputs::Inputs;
 use serde::Serialize;
@@ -194,9 +194,9 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
             }
         }
     }
-    let name = |g: Option<usize>| g.map(|i| case.gws[i].name.to_string());
+    let name = |g: Option<GwId>| g.map(|i| case.gw(i).name.to_string());
     // A count is 0, not unknown, when that gateway's capture is there and shows none.
-    let captured = |g: Option<usize>| g.is_some_and(|i| case.gws[i].ext.is_some());
+    let captured = |g: Option<GwId>| g.is_some_and(|i| case.gw(i).ext.is_some());
     let esp_flows = case
         .esp
         .iter()

@@ -2,14 +2,15 @@
 
 use super::ike::IkeAnalysis;
 use super::{fmt_time, log_ev, Cause, Evidence, Finding};
-use crate::correlate::{Case, EspPath};
+use crate::correlate::{Case, EspPath, GwId};
 use crate::logs::EventKind;
 use crate::track::EspFlow;
 use std::net::IpAddr;
 
-fn flow_evidence(case: &Case<'_>, gw: usize, f: &EspFlow, what: &str) -> Option<Evidence> {
+/// `f` as `gw`'s capture holds it (a path's sent end has its `from`, its arrived end its `to`).
+fn flow_evidence(case: &Case<'_>, gw: Option<GwId>, f: &EspFlow, what: &str) -> Option<Evidence> {
     Some(Evidence {
-        source: case.gws[gw].ext?.name.clone(),
+        source: case.gw(gw?).ext?.name.clone(),
         packet: Some(f.first_number),
         line: None,
         time: Some(fmt_time(f.first_time)),
@@ -94,8 +95,8 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                         r.at_sender, r.at_receiver
                     ),
                 )
-                .with(flow_evidence(case, p.from.unwrap_or(0), f, "sent"))
-                .with(log_ev(&case.gws[p.from.unwrap_or(0)], |k| matches!(k, EventKind::ChildSaEstablished { .. })))
+                .with(flow_evidence(case, p.from, f, "sent"))
+                .with(p.from.and_then(|g| log_ev(case.gw(g), |k| matches!(k, EventKind::ChildSaEstablished { .. }))))
                 .advise("the ends did not detect the NAT (NATD=none in pluto's log): set forceencaps=yes / encapsulation=yes so ESP goes in UDP 4500"),
             );
         }
@@ -149,15 +150,14 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
     if two {
         let lost: Vec<&&EspPath<'_>> = sent.iter().filter(|p| p.arrived.is_none()).collect();
         let ok: Vec<&&EspPath<'_>> = sent.iter().filter(|p| p.arrived.is_some()).collect();
-        let dirs_lost: std::collections::BTreeSet<usize> = lost.iter().filter_map(|p| p.from).collect();
+        let dirs_lost: std::collections::BTreeSet<GwId> = lost.iter().filter_map(|p| p.from).collect();
         // Size-dependent loss: big packets lost, small ones pass.
         for p in &ok {
             if let (Some((n, biggest)), Some(s)) = (large_lost(p), p.sent) {
                 let icmp = case
                     .gws
                     .iter()
-                    .enumerate()
-                    .find_map(|(gi, g)| g.tl()?.icmp.iter().find(|i| i.mtu.is_some()).map(|i| (gi, i)));
+                    .find_map(|g| g.tl()?.icmp.iter().find(|i| i.mtu.is_some()).map(|i| (g, i)));
                 let mut f = Finding::new(
                     Cause::MtuBlackhole,
                     0.8,
@@ -166,11 +166,11 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                         s.max_len
                     ),
                 )
-                .with(flow_evidence(case, p.from.unwrap_or(0), s, "sent"))
-                .with(p.arrived.and_then(|r| flow_evidence(case, p.to.unwrap_or(0), r, "arrived")));
-                if let Some((gi, i)) = icmp {
+                .with(flow_evidence(case, p.from, s, "sent"))
+                .with(p.arrived.and_then(|r| flow_evidence(case, p.to, r, "arrived")));
+                if let Some((g, i)) = icmp {
                     f = f.with(Some(Evidence {
-                        source: case.gws[gi].ext.map(|c| c.name.clone()).unwrap_or_default(),
+                        source: g.ext.map(|c| c.name.clone()).unwrap_or_default(),
                         packet: Some(i.number),
                         line: None,
                         time: Some(fmt_time(i.time)),
@@ -197,7 +197,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                 let summary = if dirs_lost.len() >= 2 {
                     format!("the SAs are up, {what} leaves both gateways and never arrives at the other")
                 } else {
-                    format!("the SAs are up, {what} leaves {} and never arrives; no ESP gets through in any direction (the other direction carried no traffic)", l.from.map(|g| case.gws[g].name).unwrap_or("?"))
+                    format!("the SAs are up, {what} leaves {} and never arrives; no ESP gets through in any direction (the other direction carried no traffic)", l.from.map(|g| case.gw(g).name).unwrap_or("?"))
                 };
                 let mut f = Finding::new(
                     Cause::EspBlocked,
@@ -206,7 +206,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                 );
                 for p in lost.iter().take(2) {
                     if let (Some(fl), Some(g)) = (p.sent, p.from) {
-                        f = f.with(flow_evidence(case, g, fl, "sent, never arrived"));
+                        f = f.with(flow_evidence(case, Some(g), fl, "sent, never arrived"));
                     }
                 }
                 return Some(
@@ -218,17 +218,17 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                     .advise("tcpdump -i eth1 -v -n -p ip host PEER and ip proto 50 (or udp port 4500) on both ends"),
                 );
             }
-            let from = l.from.map(|g| case.gws[g].name).unwrap_or("?");
-            let to = l.to.map(|g| case.gws[g].name).unwrap_or("?");
+            let from = l.from.map(|g| case.gw(g).name).unwrap_or("?");
+            let to = l.to.map(|g| case.gw(g).name).unwrap_or("?");
             let mut f = Finding::new(
                 Cause::EspOneWay,
                 0.85,
                 format!("ESP flows one way only: SPI 0x{:08x} leaves {from} and never arrives at {to}, while the other direction passes", s.key.spi),
             )
-            .with(flow_evidence(case, l.from.unwrap_or(0), s, "sent, never arrived"));
+            .with(flow_evidence(case, l.from, s, "sent, never arrived"));
             if let Some(o) = ok.first() {
                 if let (Some(r), Some(g)) = (o.arrived, o.to) {
-                    f = f.with(flow_evidence(case, g, r, "the other direction arrives"));
+                    f = f.with(flow_evidence(case, Some(g), r, "the other direction arrives"));
                 }
             }
             return Some(
@@ -245,19 +245,20 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         // A gateway that receives the peer's ESP and sends none at all: nothing leaves it, so
         // the fault is on that gateway (its hosts' traffic or replies do not enter the tunnel),
         // not on the path (esp-one-way is ESP that leaves one gateway and does not arrive).
-        for (gi, g) in case.gws.iter().enumerate() {
+        for gi in case.gw_ids() {
+            let g = case.gw(gi);
             let inbound = esp
                 .iter()
                 .find(|p| p.to == Some(gi) && p.arrived.is_some() && p.from.is_some());
             let outbound = esp.iter().any(|p| p.from == Some(gi) && p.to.is_some());
             if let (Some(p), false) = (inbound, outbound) {
                 let r = p.arrived?;
-                let from = p.from.map(|o| case.gws[o].name).unwrap_or("the peer");
+                let from = p.from.map(|o| case.gw(o).name).unwrap_or("the peer");
                 return Some(
                     silent_gateway(case, gi, r, 0.75)
                         .with(
                             p.sent
-                                .and_then(|s| flow_evidence(case, p.from.unwrap_or(0), s, &format!("sent by {from}"))),
+                                .and_then(|s| flow_evidence(case, p.from, s, &format!("sent by {from}"))),
                         )
                         .advise(format!(
                             "{}'s own capture shows no ESP leaving it: the path is not at fault",
@@ -269,7 +270,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         return None;
     }
     // One capture: say what it shows and what cannot be told.
-    let gw = case.gws.iter().position(|g| g.ext.is_some())?;
+    let gw = case.gw_ids().find(|&g| case.gw(g).ext.is_some())?;
     let out: Vec<&EspPath<'_>> = esp.iter().filter(|p| p.from == Some(gw)).collect();
     let inc: Vec<&EspPath<'_>> = esp.iter().filter(|p| p.to == Some(gw)).collect();
     if !out.is_empty() && inc.is_empty() {
@@ -278,9 +279,9 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             Finding::new(
                 Cause::EspOneWay,
                 0.45,
-                format!("{} sends ESP (SPI 0x{:08x}) but receives none back; from one capture, ESP lost on the way out cannot be told from replies lost on the way back (esp-blocked) or from a peer that sends none (no-traffic-sent there)", case.gws[gw].name, s.key.spi),
+                format!("{} sends ESP (SPI 0x{:08x}) but receives none back; from one capture, ESP lost on the way out cannot be told from replies lost on the way back (esp-blocked) or from a peer that sends none (no-traffic-sent there)", case.gw(gw).name, s.key.spi),
             )
-            .with(flow_evidence(case, gw, s, "sent"))
+            .with(flow_evidence(case, Some(gw), s, "sent"))
             .advise("capture ESP on the other gateway at the same time: tcpdump -i eth1 -v -n -p ip host PEER and ip proto 50 (or udp port 4500)"),
         );
     }
@@ -292,8 +293,8 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
 }
 
 /// Gateway `gi` receives ESP (`r`, in its own capture) and sends none: no-traffic-sent there.
-fn silent_gateway(case: &Case<'_>, gi: usize, r: &EspFlow, confidence: f64) -> Finding {
-    let name = case.gws[gi].name;
+fn silent_gateway(case: &Case<'_>, gi: GwId, r: &EspFlow, confidence: f64) -> Finding {
+    let name = case.gw(gi).name;
     Finding::new(
         Cause::NoTrafficSent,
         confidence,
@@ -302,8 +303,8 @@ fn silent_gateway(case: &Case<'_>, gi: usize, r: &EspFlow, confidence: f64) -> F
             r.key.spi
         ),
     )
-    .with(flow_evidence(case, gi, r, "arrived"))
-    .with(log_ev(&case.gws[gi], |k| matches!(k, EventKind::UpdownFailed { .. } | EventKind::RouteFailed)))
+    .with(flow_evidence(case, Some(gi), r, "arrived"))
+    .with(log_ev(case.gw(gi), |k| matches!(k, EventKind::UpdownFailed { .. } | EventKind::RouteFailed)))
     .advise(format!(
         "on {name}: check the routes, policies and firewall for the protected subnets (ip xfrm policy, ip route, iptables -L FORWARD -n -v) and the _updown script's errors in its log"
     ))
@@ -348,7 +349,8 @@ fn inside_traffic(case: &Case<'_>) -> Option<Evidence> {
 
 /// ESP arrives but the inner traffic never leaves the receiver's internal interface.
 fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
-    for (gi, g) in case.gws.iter().enumerate() {
+    for gi in case.gw_ids() {
+        let g = case.gw(gi);
         if g.internal.is_empty() {
             continue;
         }
@@ -363,11 +365,9 @@ fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
         // What the hosts behind the sender tried to send (its internal capture), else any
         // unicast traffic between hosts: that is what should leave the receiver inside.
         let sender_inner: Vec<(IpAddr, IpAddr)> = case
-            .gws
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != gi)
-            .flat_map(|(_, o)| o.internal.iter().flat_map(|c| c.timeline.plain.iter()))
+            .gw_ids()
+            .filter(|&o| o != gi)
+            .flat_map(|o| case.gw(o).internal.iter().flat_map(|c| c.timeline.plain.iter()))
             .filter(|p| host_traffic(p.key.src, p.key.dst))
             .map(|p| (p.key.src, p.key.dst))
             .collect();
@@ -385,7 +385,7 @@ fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
                     0.75,
                     format!("ESP arrives at {} but nothing leaves its internal interface: the decrypted traffic is dropped there", g.name),
                 )
-                .with(flow_evidence(case, gi, r, "arrived"))
+                .with(flow_evidence(case, Some(gi), r, "arrived"))
                 .advise("check the forwarding firewall, routing and rp_filter on that gateway (sysctl net.ipv4.conf.all.rp_filter)"),
             );
         }

@@ -2,7 +2,7 @@
 
 use super::logs::{healthy_proof, log_cause, log_ev_any, log_progress};
 use super::{fmt_time, msg_evidence, Cause, Evidence, Finding};
-use crate::correlate::{Case, MsgPath, MsgRef};
+use crate::correlate::{Case, GwId, MsgPath, MsgRef};
 use crate::logs::EventKind;
 use crate::track::IkeMsg;
 use crate::wire::isakmp::{exchange as ex, notify_type};
@@ -18,7 +18,7 @@ pub struct IkeAnalysis {
     pub ike_up: bool,
     /// Child SA (phase 2) established, by the logs or by ESP flowing.
     pub child_up: bool,
-    pub initiator: Option<usize>,
+    pub initiator: Option<GwId>,
     /// IKE moved to UDP 4500.
     pub natt: bool,
     /// The chosen IKE SA is IKEv2 (whose child SA outcome is encrypted).
@@ -61,15 +61,15 @@ enum Step {
 }
 
 fn msg<'a>(case: &'a Case<'_>, r: MsgRef) -> &'a IkeMsg {
-    &case.gws[r.gw].ike()[r.idx]
+    &case.gw(r.gw).ike()[r.idx]
 }
 
 /// The initiator's address per capture and IKE SA, as that capture sees it (a NAT changes it
 /// between captures; one gateway may initiate some SAs and answer others).
-fn initiator_addrs(case: &Case<'_>) -> HashMap<(usize, [u8; 8]), IpAddr> {
+fn initiator_addrs(case: &Case<'_>) -> HashMap<(GwId, [u8; 8]), IpAddr> {
     let mut out = HashMap::new();
-    for (gi, g) in case.gws.iter().enumerate() {
-        for m in g.ike() {
+    for gi in case.gw_ids() {
+        for m in case.gw(gi).ike() {
             let first = m.rspi == [0; 8]
                 && matches!(
                     m.exchange,
@@ -84,7 +84,7 @@ fn initiator_addrs(case: &Case<'_>) -> HashMap<(usize, [u8; 8]), IpAddr> {
     out
 }
 
-fn from_initiator(m: &IkeMsg, at: usize, init: &HashMap<(usize, [u8; 8]), IpAddr>) -> bool {
+fn from_initiator(m: &IkeMsg, at: GwId, init: &HashMap<(GwId, [u8; 8]), IpAddr>) -> bool {
     if m.major >= 2 {
         return m.flags & 0x08 != 0;
     }
@@ -275,8 +275,7 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     }
     // The SA that got furthest (the first attempt on a tie) is the one the user is looking at.
     let mut best: Option<(Step, bool, f64, [u8; 8])> = None;
-    let off = case.clock_offset.unwrap_or(0.0);
-    let t = |v: &View<'_>| if v.at().gw == 1 { v.m.time - off } else { v.m.time };
+    let t = |v: &View<'_>| case.on_first_clock(v.at().gw, v.m.time);
     for vs in groups.values_mut() {
         vs.sort_by(|a, b| t(a).total_cmp(&t(b)));
     }
@@ -375,7 +374,7 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
             .responses
             .iter()
             .any(|v| v.path.arrived.is_some() && (a.initiator.is_none() || v.path.to == a.initiator));
-        let init_has_capture = a.initiator.is_some_and(|i| case.gws[i].ext.is_some());
+        let init_has_capture = a.initiator.is_some_and(|i| case.gw(i).ext.is_some());
         // Seen without the initiator's capture: an initiator that sends the same first
         // request again after it was answered, and never goes on, did not get the answer.
         let moved_on = steps.iter().any(|(l, lst)| l > s && !lst.requests.is_empty());
@@ -532,10 +531,11 @@ fn auth_reply_by_size(case: &Case<'_>, st: &StepState<'_>) -> Option<Finding> {
     None
 }
 
-fn icmp_unreachable<'a>(case: &'a Case<'_>, req: &View<'_>) -> Option<(usize, &'a crate::track::IcmpRec)> {
+fn icmp_unreachable<'a>(case: &'a Case<'_>, req: &View<'_>) -> Option<(GwId, &'a crate::track::IcmpRec)> {
     let dst = req.m.dst;
-    case.gws.iter().enumerate().find_map(|(gi, g)| {
-        g.tl()?
+    case.gw_ids().find_map(|gi| {
+        case.gw(gi)
+            .tl()?
             .icmp
             .iter()
             .find(|i| {
@@ -549,9 +549,9 @@ fn icmp_unreachable<'a>(case: &'a Case<'_>, req: &View<'_>) -> Option<(usize, &'
     })
 }
 
-fn icmp_evidence(case: &Case<'_>, gi: usize, i: &crate::track::IcmpRec) -> Option<Evidence> {
+fn icmp_evidence(case: &Case<'_>, gi: GwId, i: &crate::track::IcmpRec) -> Option<Evidence> {
     Some(Evidence {
-        source: case.gws[gi].ext?.name.clone(),
+        source: case.gw(gi).ext?.name.clone(),
         packet: Some(i.number),
         line: None,
         time: Some(fmt_time(i.time)),
@@ -575,7 +575,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
     let first_ev = msg_evidence(case, req.at(), "first IKE message");
     let arrived: Vec<&View<'_>> = st.requests.iter().filter(|v| v.path.arrived.is_some()).collect();
     let responder = req.path.to;
-    let responder_captured = responder.is_some_and(|r| case.gws[r].ext.is_some());
+    let captured_responder = responder.filter(|&r| case.gw(r).ext.is_some());
     if let Some((gi, icmp)) = icmp_unreachable(case, &req) {
         return Finding::new(Cause::ResponderNotListening, 0.9, "the responder's host answers the IKE packets with ICMP port unreachable: no IKE daemon is listening")
             .with(first_ev)
@@ -586,7 +586,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
         // The responder answered, the answers did not come back (seen at both ends), or the
         // initiator kept asking after being answered (seen at the responder only).
         let resp = st.responses[0];
-        let both = req.path.sent.is_some() && req.path.to.is_some_and(|r| case.gws[r].ext.is_some());
+        let both = req.path.sent.is_some() && req.path.to.is_some_and(|r| case.gw(r).ext.is_some());
         let (conf, summary) = if both {
             (0.85, "the responder answers, but its answers never reach the initiator")
         } else {
@@ -602,7 +602,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
     if let Some(f) = log_cause.as_ref().filter(|f| f.cause == "ike-proposal-rejected") {
         return f.clone();
     }
-    if responder_captured {
+    if let Some(r) = captured_responder {
         if arrived.is_empty() {
             return Finding::new(
                 Cause::IkeBlockedOnPath,
@@ -613,9 +613,8 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
             .advise("a firewall or router between the gateways drops UDP 500 (or there is a NAT you did not know of): check ACLs on the path")
             .advise("capture on both gateways with the command `ipsec-doctor capture-filter` prints");
         }
-        let r = responder.unwrap_or(0);
-        let daemon_logged = case.gws[r].has_log();
-        let daemon_saw = super::find_log(&case.gws[r], |k| {
+        let daemon_logged = case.gw(r).has_log();
+        let daemon_saw = super::find_log(case.gw(r), |k| {
             matches!(
                 k,
                 EventKind::Responding { .. } | EventKind::Received { .. } | EventKind::NoProposalChosen { .. }
@@ -637,7 +636,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
             .with(arrived_ev)
             .advise("read the responder's log around that time: it names why it dropped the request");
         }
-        let daemon_running = super::find_log(&case.gws[r], |k| {
+        let daemon_running = super::find_log(case.gw(r), |k| {
             matches!(k, EventKind::DaemonStarted { .. } | EventKind::ConnectionAdded { .. })
         })
         .is_some();
@@ -660,8 +659,8 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
     // are lost on the way back.
     // The responder is the gateway that did not send it (its capture may be missing, so the
     // packet's path may not name it).
-    let others = case.gws.iter().enumerate().filter(|(i, _)| Some(*i) != req.path.from);
-    for (_, g) in others {
+    let others = case.gw_ids().filter(|&i| Some(i) != req.path.from).map(|i| case.gw(i));
+    for g in others {
         let answered_in_log = super::find_log(g, |k| {
             matches!(
                 k,
@@ -696,7 +695,7 @@ fn situation_a(case: &Case<'_>, st: &StepState<'_>, answered: bool, log_cause: &
     .with(first_ev)
     .advise("capture on the responder at the same time (`ipsec-doctor capture-filter` prints the command): if the packets arrive there, the responder filters them or its daemon is not running (A1); if not, they are dropped on the way (A2)");
     if let Some(r) = responder {
-        if case.gws[r].has_log() {
+        if case.gw(r).has_log() {
             f.confidence = 0.55;
             f.summary.push_str("; the responder's log shows nothing of it");
         }
@@ -710,8 +709,8 @@ fn fragment_loss(case: &Case<'_>, v: &View<'_>) -> Option<(usize, usize, Vec<Evi
     let to = v.path.to?;
     let m = msg(case, sent);
     let id = m.ip_frag_id?;
-    let stl = case.gws[sent.gw].tl()?;
-    let rtl = case.gws[to].tl()?;
+    let stl = case.gw(sent.gw).tl()?;
+    let rtl = case.gw(to).tl()?;
     let sd = stl.frags.iter().find(|d| d.key.id == id && d.key.src == m.src.ip())?;
     let rd = rtl.frags.iter().find(|d| d.key.id == id && d.key.proto == sd.key.proto);
     let got: Vec<u32> = rd
@@ -721,7 +720,7 @@ fn fragment_loss(case: &Case<'_>, v: &View<'_>) -> Option<(usize, usize, Vec<Evi
     if missing.is_empty() {
         return None;
     }
-    let src = case.gws[sent.gw].ext?.name.clone();
+    let src = case.gw(sent.gw).ext?.name.clone();
     let ev = missing
         .iter()
         .take(4)
@@ -732,7 +731,10 @@ fn fragment_loss(case: &Case<'_>, v: &View<'_>) -> Option<(usize, usize, Vec<Evi
             time: Some(fmt_time(p.time)),
             text: format!(
                 "IP fragment id {} offset {} ({} bytes) left here and never arrived at {}",
-                id, p.offset, p.len, case.gws[to].name
+                id,
+                p.offset,
+                p.len,
+                case.gw(to).name
             ),
         })
         .collect();
@@ -793,7 +795,7 @@ fn situation_b(
     if !answered && st.requests.iter().any(|v| v.path.sent.is_some() && v.m.partial) {
         // The responder's log shows it still waiting: resending MR2, or no IKE_AUTH processed.
         let responder_waiting = req.path.to.is_some_and(|r| {
-            let g = &case.gws[r];
+            let g = case.gw(r);
             let resends = super::find_log(g, |k| matches!(k, EventKind::Retransmit { .. })).is_some();
             let got_auth = super::find_log(g, |k| {
                 matches!(
@@ -824,19 +826,16 @@ fn situation_b(
         .requests
         .iter()
         .any(|v| v.path.arrived.is_some() && (v.m.ike_fragment.is_none() || v.m.ike_frag_complete));
-    let responder_captured = req.path.to.is_some_and(|r| case.gws[r].ext.is_some());
+    let responder_captured = req.path.to.is_some_and(|r| case.gw(r).ext.is_some());
     let fragmented = st.requests.iter().any(|v| v.m.ip_fragmented);
     // Sent in IKE fragments, and the responder's capture holds only part of a set of this SA
     // (on UDP 4500 too: some of it got through, so the port is open).
     let part_arrived = req.path.to.and_then(|r| {
-        case.gws[r]
+        case.gw(r)
             .ike()
             .iter()
             .position(|m| {
-                m.ispi == req.m.ispi
-                    && m.ike_fragment.is_some()
-                    && !m.ike_frag_complete
-                    && !case.gws[r].owns(m.src.ip())
+                m.ispi == req.m.ispi && m.ike_fragment.is_some() && !m.ike_frag_complete && !case.gw(r).owns(m.src.ip())
             })
             .map(|i| MsgRef { gw: r, idx: i })
     });
@@ -948,9 +947,10 @@ fn situation_c(case: &Case<'_>, st: &StepState<'_>, log_cause: &Option<Finding>,
 /// at the receiver) or a peer that fakes NAT-D to force UDP encapsulation (it does not match
 /// even on the sender's own wire).
 fn natd_observations(case: &Case<'_>, a: &mut IkeAnalysis) {
-    let mut faked: Option<(usize, &IkeMsg)> = None;
-    let mut natted: Option<(usize, &IkeMsg)> = None;
-    for (gi, g) in case.gws.iter().enumerate() {
+    let mut faked: Option<(GwId, &IkeMsg)> = None;
+    let mut natted: Option<(GwId, &IkeMsg)> = None;
+    for gi in case.gw_ids() {
+        let g = case.gw(gi);
         // IKEv1 NAT-D uses the negotiated hash: the responder's SA (non-zero responder cookie)
         // says which one; the initiator's first offer stands in until then.
         let mut algs: HashMap<[u8; 8], u16> = HashMap::new();
@@ -984,7 +984,7 @@ fn natd_observations(case: &Case<'_>, a: &mut IkeAnalysis) {
                 0.9,
                 format!(
                     "{} sends a NAT-D source hash that does not match its own address {}: it fakes NAT detection to force UDP encapsulation (forceencaps / encap=yes)",
-                    case.gws[gi].name, m.src
+                    case.gw(gi).name, m.src
                 ),
             )
             .with(msg_evidence(case, MsgRef { gw: gi, idx: g_index(case, gi, m) }, "NAT-D")),
@@ -996,7 +996,7 @@ fn natd_observations(case: &Case<'_>, a: &mut IkeAnalysis) {
                 0.8,
                 format!(
                     "the NAT-D source hash in a message from {} does not match the address {} seen at {}: a NAT on the path (or a peer faking NAT-D; the sender's capture would tell)",
-                    m.src, m.src, case.gws[gi].name
+                    m.src, m.src, case.gw(gi).name
                 ),
             )
             .with(msg_evidence(case, MsgRef { gw: gi, idx: g_index(case, gi, m) }, "NAT-D")),
@@ -1004,8 +1004,8 @@ fn natd_observations(case: &Case<'_>, a: &mut IkeAnalysis) {
     }
 }
 
-fn g_index(case: &Case<'_>, gi: usize, m: &IkeMsg) -> usize {
-    case.gws[gi].ike().iter().position(|o| std::ptr::eq(o, m)).unwrap_or(0)
+fn g_index(case: &Case<'_>, gi: GwId, m: &IkeMsg) -> usize {
+    case.gw(gi).ike().iter().position(|o| std::ptr::eq(o, m)).unwrap_or(0)
 }
 
 /// Observations that are not failures: NAT, IKE fragmentation, clock offset.

@@ -97,7 +97,7 @@ pub fn fmt_time(t: f64) -> String {
 
 /// Evidence pointing at one IKE message.
 pub fn msg_evidence(case: &Case<'_>, r: MsgRef, what: &str) -> Option<Evidence> {
-    let g = &case.gws[r.gw];
+    let g = case.gw(r.gw);
     let m = g.ike().get(r.idx)?;
     Some(Evidence {
         source: g.ext?.name.clone(),
