@@ -487,10 +487,10 @@ pub fn text_at(
 /// A compact side-by-side list of IKE messages: each gateway's view in its own column.
 fn ladder(case: &Case<'_>) -> String {
     let mut rows: Vec<(f64, usize, String)> = Vec::new();
-    let off = case.clock_offset.unwrap_or(0.0);
-    for (gi, g) in case.gws.iter().enumerate() {
+    for gi in case.gw_ids() {
+        let g = case.gw(gi);
         for m in g.ike().iter().take(500) {
-            let t = if gi == 1 { m.time - off } else { m.time };
+            let t = case.on_first_clock(gi, m.time);
             let dir = if g.owns(m.src.ip()) { "->" } else { "<-" };
             let what = if m.major >= 2 {
                 format!(
@@ -511,7 +511,7 @@ fn ladder(case: &Case<'_>) -> String {
             if cell.chars().count() > 30 {
                 cell = cell.chars().take(29).collect::<String>() + "…";
             }
-            rows.push((t, gi, cell));
+            rows.push((t, gi.index(), cell));
         }
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
