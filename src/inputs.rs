@@ -45,6 +45,48 @@ pub struct Inputs {
     pub problems: Vec<String>,
     /// Files in a given folder that are neither captures nor logs (READMEs, notes).
     pub skipped: Vec<String>,
+    /// Which gateway each capture and log went to, and why.
+    pub assigned: Vec<Assigned>,
+}
+
+/// Why a file went to its gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssignedBy {
+    /// The file name's prefix before the first `-` or `.`.
+    NamePrefix,
+    /// `--side NAME=FILE`.
+    Side,
+    /// A second capture with IPsec under one prefix: a gateway named by its file stem.
+    Split,
+    /// A session pasted from several hosts: the host in its prompts.
+    Host,
+}
+
+impl AssignedBy {
+    pub fn words(self) -> &'static str {
+        match self {
+            AssignedBy::NamePrefix => "file name prefix",
+            AssignedBy::Side => "--side",
+            AssignedBy::Split => "second IPsec capture under one prefix, named by its file stem",
+            AssignedBy::Host => "host in the session's prompts",
+        }
+    }
+}
+
+/// One file's gateway.
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    pub file: String,
+    pub side: String,
+    pub by: AssignedBy,
+}
+
+impl Inputs {
+    /// Why `file` went to its gateway (the last assignment made).
+    pub fn assigned_by(&self, file: &str) -> Option<&Assigned> {
+        self.assigned.iter().rev().find(|a| a.file == file)
+    }
 }
 
 enum Kind {
@@ -120,13 +162,24 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
             files.push((side.clone(), f, in_dir));
         }
     }
+    let explicit_count = files.len();
     for (f, in_dir) in expand(paths, &mut inputs.problems) {
         files.push((side_of(&f), f, in_dir));
     }
+    let by_side: Vec<PathBuf> = files.iter().take(explicit_count).map(|f| f.1.clone()).collect();
     drop_duplicates(&mut files, &mut inputs.problems);
     let mut logs_pending: Vec<(String, PathBuf)> = Vec::new();
     let mut years: Vec<i32> = Vec::new();
     for (side, path, in_dir) in files {
+        inputs.assigned.push(Assigned {
+            file: path.display().to_string(),
+            side: side.clone(),
+            by: if by_side.contains(&path) {
+                AssignedBy::Side
+            } else {
+                AssignedBy::NamePrefix
+            },
+        });
         match sniff(&path) {
             Err(e) => inputs.problems.push(format!("{}: {e}", path.display())),
             Ok(Kind::Neither) => {
@@ -168,7 +221,14 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
                 for (host, part) in parts {
                     // A session pasted from several hosts: each host is a gateway of its own.
                     let side = match host {
-                        Some(h) if several => h,
+                        Some(h) if several => {
+                            inputs.assigned.push(Assigned {
+                                file: part.name.clone(),
+                                side: h.clone(),
+                                by: AssignedBy::Host,
+                            });
+                            h
+                        }
                         _ => side.clone(),
                     };
                     side_mut(&mut inputs.sides, &side).logs.push(part);
@@ -248,7 +308,15 @@ pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limit
         match r {
             Ok(f) => {
                 number += 1;
-                match decoder.decode(&f, number, |d| timeline.add(d)) {
+                let cut = (f.data.len() as u64) < u64::from(f.wire_len);
+                let caplen = f.data.len() as u32;
+                let sink = |d: &crate::wire::packet::Decoded<'_>| {
+                    timeline.add(d);
+                    if cut {
+                        timeline.note_snapped(d, caplen);
+                    }
+                };
+                match decoder.decode(&f, number, sink) {
                     Ok(()) => {}
                     Err(Skip::UnknownLinkType(t)) => *unknown_link.entry(t).or_insert(0) += 1,
                     Err(Skip::NotIp | Skip::Truncated) => timeline.packets += 1,
@@ -307,6 +375,7 @@ impl Capture {
 /// gateways, not one gateway's two interfaces: each becomes a gateway named by its file stem.
 fn split_gateways(inputs: &mut Inputs) {
     let mut extra = Vec::new();
+    let mut assigned = Vec::new();
     for side in &mut inputs.sides {
         let ipsec = |c: &Capture| !c.timeline.ike.is_empty() || !c.timeline.esp.is_empty();
         if side.captures.iter().filter(|c| ipsec(c)).count() < 2 {
@@ -324,6 +393,11 @@ fn split_gateways(inputs: &mut Inputs) {
                 "{}: a second capture with IPsec traffic under the name '{}'; taken as gateway '{stem}' (use --side to say otherwise)",
                 c.name, side.name
             ));
+            assigned.push(Assigned {
+                file: c.name.clone(),
+                side: stem.clone(),
+                by: AssignedBy::Split,
+            });
             extra.push(Side {
                 name: stem,
                 captures: vec![c],
@@ -332,6 +406,7 @@ fn split_gateways(inputs: &mut Inputs) {
         }
     }
     inputs.sides.extend(extra);
+    inputs.assigned.extend(assigned);
     // A side left with nothing but internal captures keeps them; one left empty goes.
     inputs.sides.retain(|s| !s.captures.is_empty() || !s.logs.is_empty());
 }

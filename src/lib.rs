@@ -5,6 +5,7 @@
 
 pub mod cmd;
 pub mod correlate;
+pub mod coverage;
 pub mod diagnose;
 pub mod inputs;
 pub mod logs;

@@ -2,6 +2,7 @@
 //! DESIGN.md, and an optional side-by-side timeline of the IKE exchanges.
 
 use crate::correlate::{Case, GwId};
+use crate::coverage::{CaptureCoverage, Coverage, Role};
 use crate::diagnose::{describe, fmt_time, Evidence, Finding};
 use crate::inputs::Inputs;
 use serde::Serialize;
@@ -99,9 +100,21 @@ struct FindingJson<'a> {
     advice: &'a [String],
 }
 
+/// One capture: its gateway and why, what it holds, what it cannot show.
+#[derive(Serialize)]
+struct CoverageJson<'a> {
+    #[serde(flatten)]
+    c: &'a CaptureCoverage,
+    /// First and last packet, RFC 3339 in UTC.
+    start: Option<String>,
+    end: Option<String>,
+}
+
 #[derive(Serialize)]
 struct Report<'a> {
     findings: Vec<FindingJson<'a>>,
+    /// Every capture given: its gateway and why, what it holds, its blind spots.
+    captures: Vec<CoverageJson<'a>>,
     sides: Vec<SideJson<'a>>,
     ike_sas: Vec<IkeSaJson>,
     esp_flows: Vec<EspJson>,
@@ -115,7 +128,7 @@ struct Report<'a> {
     skipped: &'a [String],
 }
 
-pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
+pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], cov: &Coverage) -> String {
     let sides = case
         .gws
         .iter()
@@ -227,8 +240,18 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding]) -> String {
             advice: &f.advice,
         })
         .collect();
+    let captures = cov
+        .captures
+        .iter()
+        .map(|c| CoverageJson {
+            c,
+            start: c.start.and_then(rfc3339),
+            end: c.end.and_then(rfc3339),
+        })
+        .collect();
     let r = Report {
         findings,
+        captures,
         sides,
         ike_sas,
         esp_flows,
@@ -412,8 +435,97 @@ fn wrap(out: &mut String, width: usize, first: &str, indent: &str, s: &str) {
     out.push('\n');
 }
 
-pub fn text(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], colour: bool, timeline: bool) -> String {
-    text_at(case, inputs, findings, colour, timeline, text_width())
+pub fn text(
+    case: &Case<'_>,
+    inputs: &Inputs,
+    findings: &[Finding],
+    cov: &Coverage,
+    colour: bool,
+    timeline: bool,
+) -> String {
+    text_at(case, inputs, findings, cov, colour, timeline, text_width())
+}
+
+fn base_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// `2026-12-02 06:05:14–06:05:15 UTC` (the second date only when it differs).
+fn span(start: Option<f64>, end: Option<f64>) -> Option<String> {
+    let at = |t: f64| jiff::Timestamp::from_second(t.floor() as i64).ok();
+    let (a, b) = (at(start?)?, at(end?)?);
+    let (da, db) = (a.strftime("%Y-%m-%d").to_string(), b.strftime("%Y-%m-%d").to_string());
+    let tb = if da == db {
+        b.strftime("%H:%M:%S").to_string()
+    } else {
+        b.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    };
+    Some(format!("{da} {}–{tb} UTC", a.strftime("%H:%M:%S")))
+}
+
+/// The report's opening: which file went to which gateway and what each holds, with the blind
+/// spots in words.
+fn inputs_text(out: &mut String, width: usize, st: &Style, case: &Case<'_>, inputs: &Inputs, cov: &Coverage) {
+    if cov.captures.is_empty() && case.gws.iter().all(|g| g.logs.is_empty()) {
+        return;
+    }
+    out.push_str("inputs:\n");
+    for c in &cov.captures {
+        let role = match c.role {
+            Role::External => "",
+            Role::Internal => ", internal",
+            Role::LeftOut => ", left out",
+        };
+        let mut holds = format!("{} packets: {} IKE, {} ESP", c.packets, c.ike_messages, c.esp_packets);
+        if c.esp_flows > 0 {
+            holds.push_str(&format!(" in {} flows", c.esp_flows));
+        }
+        if let (Some(s), Some(r)) = (c.ipsec_sent, c.ipsec_received) {
+            holds.push_str(&format!(" ({s} sent, {r} received)"));
+        }
+        if let Some(sp) = span(c.start, c.end) {
+            holds.push_str(&format!("; {sp}"));
+        }
+        wrap(
+            out,
+            width,
+            &format!("  {} → {} ({}{role}): ", base_name(&c.file), c.gateway, c.assigned_by),
+            "      ",
+            &holds,
+        );
+        for b in &c.blind_spots {
+            let label = if b.lowers_confidence {
+                st.paint("33", "cannot show:")
+            } else {
+                "cannot show:".to_string()
+            };
+            wrap(out, width, &format!("    {label} "), "      ", &b.text);
+        }
+    }
+    for g in &case.gws {
+        for l in &g.logs {
+            let by = match inputs.assigned_by(&l.name) {
+                Some(a) if a.side == g.name => a.by.words().to_string(),
+                _ => format!("its addresses are {}'s", g.name),
+            };
+            let daemon = l
+                .daemon
+                .as_ref()
+                .map(|d| format!(", {}", d.version.clone().unwrap_or_else(|| format!("{:?}", d.daemon))))
+                .unwrap_or_default();
+            wrap(
+                out,
+                width,
+                &format!("  {} → {} ({by}): ", base_name(&l.name), g.name),
+                "      ",
+                &format!("{} events{daemon}", l.events.len()),
+            );
+        }
+    }
+    out.push('\n');
 }
 
 /// The text report wrapped to `width` columns.
@@ -421,6 +533,7 @@ pub fn text_at(
     case: &Case<'_>,
     inputs: &Inputs,
     findings: &[Finding],
+    cov: &Coverage,
     colour: bool,
     timeline: bool,
     width: usize,
@@ -430,6 +543,7 @@ pub fn text_at(
     for p in &inputs.problems {
         wrap(&mut out, width, &format!("{} ", st.paint("33", "warning:")), "  ", p);
     }
+    inputs_text(&mut out, width, &st, case, inputs, cov);
     for (i, f) in findings.iter().enumerate() {
         if i == 1 && !f.is_problem() {
             out.push_str("\nAlso noticed:\n");

@@ -1,6 +1,7 @@
 //! `ipsec-doctor diagnose`: captures and logs in, findings out.
 
 use crate::correlate;
+use crate::coverage;
 use crate::diagnose;
 use crate::inputs;
 use crate::report;
@@ -56,17 +57,60 @@ pub fn run(args: &Args) -> u8 {
     }
     let captured = inp.sides.iter().filter(|s| !s.captures.is_empty()).count();
     if captured > 2 {
-        eprintln!(
-            "ipsec-doctor: captures from {captured} gateways ({}); packets are lined up between two only: use --side to group them",
-            inp.sides.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-        );
+        return too_many_gateways(&inp, args.json);
+    }
+    let mut inp = inp;
+    // A capture with no IPsec next to one that shows its gateway sending IPsec was not taken
+    // where the tunnel passes: left out (it would read as loss), and said so.
+    let (blind, first_cov) = {
+        let case = correlate::correlate(&inp.sides);
+        let cov = coverage::assess(&case);
+        (cov.blind_captures(), cov)
+    };
+    let mut set_aside = Vec::new();
+    for name in &blind {
+        for s in &mut inp.sides {
+            if let Some(i) = s.captures.iter().position(|c| &c.name == name) {
+                let c = s.captures.remove(i);
+                let spot = first_cov
+                    .get(name)
+                    .and_then(|cc| cc.blind_spots.iter().find(|b| b.kind == coverage::BlindKind::NoIpsec))
+                    .cloned();
+                set_aside.push((s.name.clone(), c, spot));
+            }
+        }
+    }
+    for (side, c, spot) in &set_aside {
+        let why = spot.as_ref().map(|b| b.text.as_str()).unwrap_or("it holds no IPsec");
+        inp.problems.push(format!(
+            "{}: left out of the diagnosis: {why}; the diagnosis rests on the other capture (capture on {side} again with the command `ipsec-doctor capture-filter` prints)",
+            c.name
+        ));
     }
     let case = correlate::correlate(&inp.sides);
-    let findings = diagnose::diagnose(&case);
+    let mut cov = coverage::assess(&case);
+    for (side, c, spot) in &set_aside {
+        if let Some(b) = spot {
+            cov.left_out(c, side, b.clone());
+        }
+    }
+    let cov = cov.with_assignments(&inp);
+    let mut findings = diagnose::diagnose_with(&case, &cov);
+    if let (Some(f), false) = (findings.first_mut(), set_aside.is_empty()) {
+        for (side, c, _) in &set_aside {
+            f.advice.push(format!(
+                "{} was left out (no IPsec in it): capture on {side}'s external interface with the command `ipsec-doctor capture-filter` prints",
+                std::path::Path::new(&c.name).file_name().map_or(c.name.clone(), |n| n.to_string_lossy().into_owned())
+            ));
+        }
+    }
     if args.json {
-        println!("{}", report::json(&case, &inp, &findings));
+        println!("{}", report::json(&case, &inp, &findings, &cov));
     } else {
-        print!("{}", report::text(&case, &inp, &findings, args.colour, args.timeline));
+        print!(
+            "{}",
+            report::text(&case, &inp, &findings, &cov, args.colour, args.timeline)
+        );
     }
     match findings.first() {
         // The inputs could not show what happened: healthy needs proof.
@@ -74,4 +118,52 @@ pub fn run(args: &Args) -> u8 {
         Some(f) if f.is_problem() => 1,
         _ => 0,
     }
+}
+
+/// Captures from three or more gateways: packets are lined up between two, so the user names
+/// them. Exit status 2, with every capture listed and the command that chooses.
+fn too_many_gateways(inp: &inputs::Inputs, json: bool) -> u8 {
+    let mut lines = Vec::new();
+    let mut files = Vec::new();
+    for s in inp.sides.iter().filter(|s| !s.captures.is_empty()) {
+        for c in &s.captures {
+            let tl = &c.timeline;
+            let esp: u64 = tl.esp.iter().map(|f| f.packets).sum();
+            let addrs = tl.local_addrs();
+            lines.push(format!(
+                "{}: gateway '{}' ({}): {} packets, {} IKE messages, {} ESP packets{}",
+                c.name,
+                s.name,
+                inp.assigned_by(&c.name).map_or("file name prefix", |a| a.by.words()),
+                tl.packets,
+                tl.ike.len(),
+                esp,
+                addrs.first().map(|a| format!(", sent from {a}")).unwrap_or_default()
+            ));
+            files.push((s.name.clone(), c.name.clone()));
+        }
+    }
+    let n = inp.sides.iter().filter(|s| !s.captures.is_empty()).count();
+    let example = files
+        .iter()
+        .take(2)
+        .map(|(s, f)| format!("--side {s}={f}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = format!(
+        "captures from {n} gateways; packets are lined up between two gateways only, so name the two whose captures to compare with --side (and give the others' logs, if any, the same way), e.g. `ipsec-doctor diagnose {example}`; a gateway's internal-interface capture joins it: --side NAME=EXT.pcap,INT.pcap"
+    );
+    for p in &inp.problems {
+        eprintln!("ipsec-doctor: {p}");
+    }
+    eprintln!("ipsec-doctor: {message}:");
+    for l in &lines {
+        eprintln!("  {l}");
+    }
+    if json {
+        let mut problems = inp.problems.clone();
+        problems.extend(lines);
+        println!("{}", report::json_error(&message, &problems));
+    }
+    2
 }

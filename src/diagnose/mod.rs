@@ -176,7 +176,75 @@ pub fn log_ev(g: &Gw<'_>, f: impl Fn(&EventKind) -> bool) -> Option<Evidence> {
 }
 
 /// All findings, most likely root cause first. A tunnel with nothing wrong gives one `healthy`.
+/// What the captures cannot show ([`crate::coverage`]) lowers the root cause's confidence.
 pub fn diagnose(case: &Case<'_>) -> Vec<Finding> {
+    let cov = crate::coverage::assess(case);
+    diagnose_with(case, &cov)
+}
+
+/// [`diagnose`] with the captures' coverage already computed.
+pub fn diagnose_with(case: &Case<'_>, cov: &crate::coverage::Coverage) -> Vec<Finding> {
+    let mut findings = rules(case);
+    if let Some(f) = findings.first_mut() {
+        hedge(f, cov);
+    }
+    findings
+}
+
+/// A finding that rests on a capture with a blind spot known to hide something (one direction
+/// only, no overlap, a gap, a snap length that cut IKE) is less sure, and says why.
+fn hedge(f: &mut Finding, cov: &crate::coverage::Coverage) {
+    use crate::coverage::{factor, hedge_words, BlindKind, Role};
+    if f.cause == Cause::Inconclusive {
+        return;
+    }
+    let cited: Vec<&str> = f
+        .evidence
+        .iter()
+        .filter(|e| e.packet.is_some())
+        .map(|e| e.source.as_str())
+        .collect();
+    // Each kind once (its factor once), with the captures that have it.
+    let mut kinds: Vec<(BlindKind, Vec<&str>)> = Vec::new();
+    let mut gateways: Vec<&str> = Vec::new();
+    for c in cov.captures.iter().filter(|c| c.role == Role::External) {
+        let rests = cited.is_empty() || cited.contains(&c.file.as_str());
+        for b in c.limiting() {
+            if !(rests || b.kind == BlindKind::NoOverlap) {
+                continue;
+            }
+            let file = std::path::Path::new(&c.file)
+                .file_name()
+                .map_or(c.file.as_str(), |n| n.to_str().unwrap_or(""));
+            match kinds.iter_mut().find(|(k, _)| *k == b.kind) {
+                Some((_, files)) if !files.contains(&file) => files.push(file),
+                Some(_) => {}
+                None => {
+                    f.confidence *= factor(b.kind);
+                    kinds.push((b.kind, vec![file]));
+                }
+            }
+            if !gateways.contains(&c.gateway.as_str()) {
+                gateways.push(c.gateway.as_str());
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return;
+    }
+    f.confidence = (f.confidence * 100.0).round() / 100.0;
+    let words: Vec<String> = kinds.iter().map(|(k, files)| hedge_words(*k, files)).collect();
+    f.summary.push_str(&format!(
+        "; less sure than it reads: {} (see the inputs above)",
+        words.join("; ")
+    ));
+    f.advice.push(format!(
+        "capture again on {} with the command `ipsec-doctor capture-filter` prints, both directions, -s 0, from before the tunnel is brought up until it fails",
+        gateways.join(" and ")
+    ));
+}
+
+fn rules(case: &Case<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let ike = ike::analyse(case);
     if let Some(f) = ike.problem {

@@ -257,6 +257,21 @@ pub struct Dropped {
     pub ike_frag_sets: u64,
 }
 
+/// Packets cut by the snap length, by kind, and the longest cut packet's captured length (the
+/// snap length, or close to it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapped {
+    pub ike: u64,
+    pub esp: u64,
+    pub other: u64,
+    pub caplen: u32,
+}
+
+/// A stretch without packets this long is kept as a gap (seconds).
+pub const GAP_MIN: f64 = 1.0;
+/// Gaps kept per capture (the longest).
+pub const MAX_GAPS: usize = 32;
+
 /// Everything one capture showed.
 #[derive(Debug, Default, Serialize)]
 pub struct Timeline {
@@ -270,6 +285,11 @@ pub struct Timeline {
     pub plain: Vec<PlainFlow>,
     pub keepalives: u64,
     pub dropped: Dropped,
+    /// Packets the snap length cut short (captured length below the length on the wire).
+    pub snapped: Snapped,
+    /// The longest stretches without any packet (at least [`GAP_MIN`] seconds; at most
+    /// [`MAX_GAPS`] kept, the longest): (last packet before, first packet after).
+    pub gaps: Vec<(f64, f64)>,
     /// Packets sent by each address with a TTL/hop limit as a sender sets it (64, 128, 255):
     /// the capturing host's own addresses stand out.
     #[serde(skip)]
@@ -408,6 +428,11 @@ impl Timeline {
         let t = secs(d.ts);
         if d.reassembled_from.is_none() {
             self.packets += 1;
+            if let Some(last) = self.last_time {
+                if t - last >= GAP_MIN {
+                    self.add_gap(last, t);
+                }
+            }
             self.first_time.get_or_insert(t);
             self.last_time = Some(t);
             // Only IPsec packets say which end is the capturing host; bounded like the rest.
@@ -445,6 +470,57 @@ impl Timeline {
             L4::Ah { .. } | L4::Fragment => {}
             L4::Other => self.add_plain(d, t),
         }
+    }
+
+    fn add_gap(&mut self, from: f64, to: f64) {
+        if self.gaps.len() < MAX_GAPS {
+            self.gaps.push((from, to));
+            return;
+        }
+        let len = |g: &(f64, f64)| g.1 - g.0;
+        if let Some((i, g)) = self
+            .gaps
+            .iter()
+            .enumerate()
+            .min_by(|a, b| len(a.1).total_cmp(&len(b.1)))
+        {
+            if len(g) < to - from {
+                self.gaps[i] = (from, to);
+            }
+        }
+    }
+
+    /// Counts a packet the snap length cut (`caplen` bytes captured of more on the wire); call it
+    /// with the packet's decoded form, before or after [`Timeline::add`].
+    pub fn note_snapped(&mut self, d: &Decoded<'_>, caplen: u32) {
+        if d.reassembled_from.is_some() {
+            return;
+        }
+        let s = &mut self.snapped;
+        match d.l4 {
+            L4::Udp {
+                kind: UdpKind::Ike { .. },
+                ..
+            } => s.ike += 1,
+            L4::Esp(_)
+            | L4::Udp {
+                kind: UdpKind::Esp(_), ..
+            } => s.esp += 1,
+            // A non-first fragment of a datagram on the IKE ports is IKE too.
+            L4::Fragment
+                if self.frags.iter().rev().take(64).any(|f| {
+                    f.key.src == d.ip.src
+                        && f.key.dst == d.ip.dst
+                        && d.ip.fragment.is_some_and(|fr| fr.id == f.key.id)
+                        && f.ports
+                            .is_some_and(|(a, b)| matches!(a, 500 | 4500) || matches!(b, 500 | 4500))
+                }) =>
+            {
+                s.ike += 1
+            }
+            _ => s.other += 1,
+        }
+        s.caplen = s.caplen.max(caplen);
     }
 
     fn add_fragment(&mut self, d: &Decoded<'_>, ip: &IpInfo, offset: u32, more: bool, id: u32, t: f64) {
