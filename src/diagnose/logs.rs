@@ -581,14 +581,25 @@ pub(super) fn log_progress(case: &Case<'_>) -> Option<Finding> {
 /// Bytes through a child SA as the daemon counted them (pluto `ESP traffic information`,
 /// charon `closing CHILD_SA ... (N bytes)`, `ipsec whack --trafficstatus`): the last count of
 /// each gateway, and the line.
+/// A count may come in two lines (swanctl lists `in` and `out` apart): the latest of each.
 fn last_traffic<'a>(g: &'a GwLog<'_>) -> Option<(u64, u64, &'a Ev<'a>)> {
-    g.evs.iter().rev().find_map(|x| match x.kind() {
-        EventKind::TrafficStats {
-            in_bytes: Some(i),
-            out_bytes: Some(o),
-        } => Some((*i, *o, x)),
-        _ => None,
-    })
+    let (mut inb, mut outb, mut line) = (None, None, None);
+    for x in g.evs.iter().rev() {
+        if let EventKind::TrafficStats { in_bytes, out_bytes } = x.kind() {
+            if inb.is_none() && in_bytes.is_some() {
+                inb = *in_bytes;
+                line = line.or(Some(x));
+            }
+            if outb.is_none() && out_bytes.is_some() {
+                outb = *out_bytes;
+                line = line.or(Some(x));
+            }
+            if inb.is_some() && outb.is_some() {
+                break;
+            }
+        }
+    }
+    Some((inb?, outb?, line?))
 }
 
 /// Situation D from the daemons' byte counts, once the SAs are up: what one side sent and the

@@ -22,6 +22,24 @@ pub(crate) fn classify(b: &str) -> Option<Classified> {
         c.conn = after(b, "\"").and_then(|r| r.split('"').next()).map(str::to_string);
         return Some(c);
     }
+    // strongSwan `ipsec statusall`: `sg{1}:   AES_CBC_128/HMAC_SHA2_256_128, 0 bytes_i, 252 bytes_o
+    // (3 pkts, 2s ago), rekeying in 45 minutes`.
+    if let (Some(i), Some(o)) = (before_word(b, " bytes_i"), before_word(b, " bytes_o")) {
+        return Some(Classified::new(EventKind::TrafficStats {
+            in_bytes: Some(i),
+            out_bytes: Some(o),
+        }));
+    }
+    // swanctl --list-sas: `in  c1234567 (-|0x00000000),      0 bytes,     0 packets` and
+    // `out c7654321 (-|0x00000000),    252 bytes,     3 packets,     2s ago`.
+    for (dir, inbound) in [("in ", true), ("out ", false)] {
+        if let Some(r) = b.strip_prefix(dir) {
+            if let Some(n) = before_word(r, " bytes,") {
+                let (in_bytes, out_bytes) = if inbound { (Some(n), None) } else { (None, Some(n)) };
+                return Some(Classified::new(EventKind::TrafficStats { in_bytes, out_bytes }));
+            }
+        }
+    }
     // Libreswan: `#2: "sg":500 STATE_QUICK_I2 (sent QI2, IPsec SA established); ...`,
     // `#1: "sg":500 ESTABLISHED_IKE_SA (established IKE SA); ...`, `#1: "sg" PARENT_I2 (sent
     // IKE_AUTH request); RETRANSMIT in 9s`.
@@ -88,6 +106,14 @@ pub(crate) fn classify(b: &str) -> Option<Classified> {
         return Some(c);
     }
     None
+}
+
+/// The number just before `suffix` (`252 bytes_o` → 252).
+fn before_word(s: &str, suffix: &str) -> Option<u64> {
+    let end = s.find(suffix)?;
+    let head = s[..end].trim_end();
+    let start = head.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
+    head[start..].parse().ok()
 }
 
 enum State<'a> {
@@ -215,5 +241,23 @@ mod tests {
             Some(EventKind::IkeSaEstablished { .. })
         ));
         assert_eq!(kind("sg: #2, CONNECTING, IKEv2, 1234567890abcdef_i*"), None);
+        assert_eq!(
+            kind("sg{1}:   AES_CBC_128/HMAC_SHA2_256_128, 0 bytes_i, 252 bytes_o (3 pkts, 2s ago), rekeying in 45 minutes"),
+            Some(EventKind::TrafficStats { in_bytes: Some(0), out_bytes: Some(252) })
+        );
+        assert_eq!(
+            kind("in  c1234567 (-|0x00000000),      0 bytes,     0 packets"),
+            Some(EventKind::TrafficStats {
+                in_bytes: Some(0),
+                out_bytes: None
+            })
+        );
+        assert_eq!(
+            kind("out c7654321 (-|0x00000000),    252 bytes,     3 packets,     2s ago"),
+            Some(EventKind::TrafficStats {
+                in_bytes: None,
+                out_bytes: Some(252)
+            })
+        );
     }
 }
