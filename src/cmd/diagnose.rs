@@ -150,19 +150,23 @@ fn too_many_gateways(inp: &inputs::Inputs, json: bool) -> u8 {
         .map(|(s, f)| format!("--side {s}={f}"))
         .collect::<Vec<_>>()
         .join(" ");
-    let message = format!(
-        "captures from {n} gateways; packets are lined up between two gateways only, so name the two whose captures to compare with --side (and give the others' logs, if any, the same way), e.g. `ipsec-doctor diagnose {example}`; a gateway's internal-interface capture joins it: --side NAME=EXT.pcap,INT.pcap"
+    let message =
+        format!("captures from {n} gateways, but packets are lined up between two only: choose the two with --side");
+    let choose = format!(
+        "for example: ipsec-doctor diagnose {example} [LOGS...]  (a gateway's internal-interface capture and logs join it: --side NAME=EXT.pcap,INT.pcap,NAME.log)"
     );
     for p in &inp.problems {
         eprintln!("ipsec-doctor: {p}");
     }
-    eprintln!("ipsec-doctor: {message}:");
+    eprintln!("ipsec-doctor: {message}");
     for l in &lines {
         eprintln!("  {l}");
     }
+    eprintln!("{choose}");
     if json {
         let mut problems = inp.problems.clone();
         problems.extend(lines);
+        problems.push(choose);
         println!("{}", report::json_error(&message, &problems));
     }
     2

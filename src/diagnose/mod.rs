@@ -208,9 +208,11 @@ fn hedge(f: &mut Finding, cov: &crate::coverage::Coverage) {
     let mut kinds: Vec<(BlindKind, Vec<&str>)> = Vec::new();
     let mut gateways: Vec<&str> = Vec::new();
     for c in cov.captures.iter().filter(|c| c.role == Role::External) {
-        let rests = cited.is_empty() || cited.contains(&c.file.as_str());
+        let cites = cited.is_empty() || cited.contains(&c.file.as_str());
         for b in c.limiting() {
-            if !(rests || b.kind == BlindKind::NoOverlap) {
+            // What a capture holds is read from the packets cited; what it lacks (a direction,
+            // a stretch of time) weighs on every finding made from the two captures.
+            if b.kind == BlindKind::Snaplen && !cites {
                 continue;
             }
             let file = std::path::Path::new(&c.file)
@@ -235,7 +237,7 @@ fn hedge(f: &mut Finding, cov: &crate::coverage::Coverage) {
     f.confidence = (f.confidence * 100.0).round() / 100.0;
     let words: Vec<String> = kinds.iter().map(|(k, files)| hedge_words(*k, files)).collect();
     f.summary.push_str(&format!(
-        "; less sure than it reads: {} (see the inputs above)",
+        "; less sure than it reads: {} (see what each capture cannot show)",
         words.join("; ")
     ));
     f.advice.push(format!(
