@@ -481,7 +481,11 @@ fn inputs_text(out: &mut String, width: usize, st: &Style, case: &Case<'_>, inpu
         };
         let mut holds = format!("{} packets: {} IKE, {} ESP", c.packets, c.ike_messages, c.esp_packets);
         if c.esp_flows > 0 {
-            holds.push_str(&format!(" in {} flows", c.esp_flows));
+            holds.push_str(&format!(
+                " in {} flow{}",
+                c.esp_flows,
+                if c.esp_flows == 1 { "" } else { "s" }
+            ));
         }
         if let (Some(s), Some(r)) = (c.ipsec_sent, c.ipsec_received) {
             holds.push_str(&format!(" ({s} sent, {r} received)"));
@@ -489,13 +493,13 @@ fn inputs_text(out: &mut String, width: usize, st: &Style, case: &Case<'_>, inpu
         if let Some(sp) = span(c.start, c.end) {
             holds.push_str(&format!("; {sp}"));
         }
-        wrap(
-            out,
-            width,
-            &format!("  {} → {} ({}{role}): ", base_name(&c.file), c.gateway, c.assigned_by),
-            "      ",
-            &holds,
+        let line = format!(
+            "{} → {} ({}{role}): {holds}",
+            base_name(&c.file),
+            c.gateway,
+            c.assigned_by
         );
+        wrap(out, width, "  ", "      ", &line);
         for b in &c.blind_spots {
             let label = if b.lowers_confidence {
                 st.paint("33", "cannot show:")
@@ -516,13 +520,13 @@ fn inputs_text(out: &mut String, width: usize, st: &Style, case: &Case<'_>, inpu
                 .as_ref()
                 .map(|d| format!(", {}", d.version.clone().unwrap_or_else(|| format!("{:?}", d.daemon))))
                 .unwrap_or_default();
-            wrap(
-                out,
-                width,
-                &format!("  {} → {} ({by}): ", base_name(&l.name), g.name),
-                "      ",
-                &format!("{} events{daemon}", l.events.len()),
+            let line = format!(
+                "{} → {} ({by}): {} events{daemon}",
+                base_name(&l.name),
+                g.name,
+                l.events.len()
             );
+            wrap(out, width, "  ", "      ", &line);
         }
     }
     out.push('\n');
