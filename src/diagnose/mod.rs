@@ -241,7 +241,7 @@ fn hedge(f: &mut Finding, cov: &crate::coverage::Coverage) {
         words.join("; ")
     ));
     f.advice.push(format!(
-        "capture again on {} with the command `ipsec-doctor capture-filter` prints, both directions, -s 0, from before the tunnel is brought up until it fails",
+        "capture again on {} with the command `ipsec-doctor capture-filter` prints, both directions, -s 0, from before the tunnel is brought up",
         gateways.join(" and ")
     ));
 }
