@@ -1,6 +1,6 @@
 //! Situations A, B and C: how far the IKE negotiation got, and why it stopped there.
 
-use super::logs::{healthy_proof, log_cause, log_ev_any, log_progress};
+use super::logs::{healthy_proof, log_cause, log_ev_any, log_progress, LogFacts};
 use super::{fmt_time, msg_evidence, Cause, Evidence, Finding};
 use crate::correlate::{Case, GwId, MsgPath, MsgRef};
 use crate::logs::EventKind;
@@ -234,13 +234,15 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         groups.entry(m.ispi).or_default().push(v);
     }
     observe(case, &mut a);
-    let log_cause = log_cause(case);
+    // What the logs say, read once.
+    let logs = LogFacts::new(case);
+    let log_cause = log_cause(&logs);
     if groups.is_empty() {
         // No IKE in any capture: only the logs can speak.
         // Healthy needs proof: the child SA seen established. Nothing seen is not proof.
-        if let Some(f) = log_cause.or_else(|| log_progress(case)) {
+        if let Some(f) = log_cause.or_else(|| log_progress(&logs)) {
             a.problem = Some(f);
-        } else if let Some(up) = healthy_proof(case) {
+        } else if let Some(up) = healthy_proof(&logs) {
             a.healthy_summary = if case.gws.iter().all(|g| g.ext.is_none()) {
                 "the logs show the IKE and IPsec SAs established; only captures can tell whether ESP flows (situation D)"
             } else {

@@ -506,11 +506,7 @@ const REFUSALS: &[Refusal] = &[
 ];
 
 /// The most telling failure named by any log, mapped to its cause.
-pub(super) fn log_cause(case: &Case<'_>) -> Option<Finding> {
-    refusal(&LogFacts::new(case))
-}
-
-fn refusal(facts: &LogFacts<'_>) -> Option<Finding> {
+pub(super) fn log_cause(facts: &LogFacts<'_>) -> Option<Finding> {
     for r in REFUSALS {
         if let Some((g, x)) = facts.find(r.applies) {
             let mut f = Finding::new(r.cause, r.confidence, format!("{} (log of {})", r.summary, g.name))
@@ -525,11 +521,10 @@ fn refusal(facts: &LogFacts<'_>) -> Option<Finding> {
     None
 }
 
-/// Without packets: a refusal named by a log, else the situation of the last step the logs
-/// show reached. `None` when the logs show no negotiation at all, or the child SA established
-/// (then [`healthy_proof`] has the evidence).
-pub(super) fn log_progress(case: &Case<'_>) -> Option<Finding> {
-    let facts = LogFacts::new(case);
+/// Without packets: the situation of the last step the logs show reached. `None` when the
+/// logs show no negotiation at all, or the child SA established and no byte count says ESP is
+/// lost (then [`healthy_proof`] has the evidence).
+pub(super) fn log_progress(facts: &LogFacts<'_>) -> Option<Finding> {
     // The initiator's log tells how far the negotiation got: a step the responder took that
     // never reached the initiator (its MR1 lost on the way) was not reached. Without the
     // initiator's log, the furthest any log shows.
@@ -813,8 +808,7 @@ fn auth_unanswered(facts: &LogFacts<'_>, name: &str, other: Option<&GwLog<'_>>, 
 
 /// The log lines that prove the tunnel up: an IKE SA and a child SA established (the child
 /// implies its IKE SA), with no refusal named afterwards.
-pub(super) fn healthy_proof(case: &Case<'_>) -> Option<Evidence> {
-    let facts = LogFacts::new(case);
+pub(super) fn healthy_proof(facts: &LogFacts<'_>) -> Option<Evidence> {
     facts
         .find(|x| {
             matches!(
