@@ -1063,6 +1063,27 @@ mod tests {
     }
 
     #[test]
+    fn gaps_keep_the_longest_and_are_bounded() {
+        let mut tl = Timeline::new(Limits::default());
+        let mut t = 0i64;
+        // Quiet stretches of 1, 2, ... 100 s between packets, and many short ones.
+        for n in 1..=100i64 {
+            t += n;
+            tl.add(&Decoded {
+                ts: ts(t),
+                number: n as u64,
+                ip: ip([192, 0, 2, 1], [198, 51, 100, 2], 50, 100),
+                l4: L4::Esp(Esp { spi: 1, seq: n as u32 }),
+                reassembled_from: None,
+            });
+        }
+        assert_eq!(tl.gaps.len(), MAX_GAPS);
+        let mut lens: Vec<i64> = tl.gaps.iter().map(|(a, b)| (b - a) as i64).collect();
+        lens.sort();
+        assert_eq!(lens, (100 - MAX_GAPS as i64 + 1..=100).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn never_completed_fragment_sets_are_bounded() {
         let lim = Limits {
             ike_frag_sets: 8,
