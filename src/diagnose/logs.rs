@@ -538,12 +538,12 @@ pub(super) fn log_progress(facts: &LogFacts<'_>) -> Option<Finding> {
             .max_by_key(|(_, s, _)| *s)?,
     };
     if stage == Stage::ChildUp {
-        return traffic(&facts);
+        return traffic(facts);
     }
     // ICMP port unreachable answers the first message only: one logged after the IKE SA was up
     // (a delete sent to a daemon that has gone) says nothing about why it failed.
     if stage <= Stage::FirstSent {
-        if let Some(f) = icmp_refused(&facts) {
+        if let Some(f) = icmp_refused(facts) {
             return Some(f);
         }
     }
@@ -565,7 +565,7 @@ pub(super) fn log_progress(facts: &LogFacts<'_>) -> Option<Finding> {
     });
     let f = match stage {
         Stage::FirstSent => first_unanswered(name, other),
-        Stage::FirstAnswered | Stage::AuthSent => auth_unanswered(&facts, name, other, nat),
+        Stage::FirstAnswered | Stage::AuthSent => auth_unanswered(facts, name, other, nat),
         Stage::IkeUp | Stage::ChildSent => Finding::new(Cause::ChildProposalMismatch, 0.35, format!("{name}'s log shows the IKE SA up and the IPsec SA (quick mode / child SA) never established (situation C)"))
             .advise("read the responder's log: it names the refused proposal, traffic selectors or kernel error"),
         Stage::ChildUp => return None,
