@@ -68,6 +68,13 @@ struct IkeMsgJson {
     length: u32,
     /// IKEv1: the encryption flag.
     encrypted: bool,
+    /// The same message sent again (same content).
+    retransmission: bool,
+    /// Gateways that sent and should receive it, when known.
+    sender: Option<String>,
+    receiver: Option<String>,
+    /// Seen in the receiver's capture: true/false when that capture is there, null otherwise.
+    arrived: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -170,8 +177,18 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], cov: &Covera
         })
         .collect();
     let mut ike_sas: Vec<IkeSaJson> = Vec::new();
-    for g in &case.gws {
-        for m in g.ike() {
+    // Each captured IKE message's journey between the gateways.
+    let mut journeys: std::collections::HashMap<(GwId, usize), &crate::correlate::MsgPath> =
+        std::collections::HashMap::new();
+    for p in &case.msgs {
+        for r in [p.sent, p.arrived].into_iter().flatten() {
+            journeys.insert((r.gw, r.idx), p);
+        }
+    }
+    let gw_name = |g: Option<GwId>| g.map(|i| case.gw(i).name.to_string());
+    for (gid, g) in case.gw_ids().zip(&case.gws) {
+        for (idx, m) in g.ike().iter().enumerate() {
+            let journey = journeys.get(&(gid, idx));
             let ispi = crate::track::hex(&m.ispi);
             let sa = match ike_sas.iter_mut().find(|s| s.side == g.name && s.ispi == ispi) {
                 Some(s) => s,
@@ -203,6 +220,13 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], cov: &Covera
                     natt: m.natt,
                     length: m.length,
                     encrypted: m.is_v1_encrypted(),
+                    retransmission: m.retransmission,
+                    sender: journey.and_then(|p| gw_name(p.from)),
+                    receiver: journey.and_then(|p| gw_name(p.to)),
+                    arrived: journey.and_then(|p| {
+                        let receiver_captured = p.to.is_some_and(|t| case.gw(t).ext.is_some());
+                        (p.arrived.is_some() || receiver_captured).then_some(p.arrived.is_some())
+                    }),
                 });
             }
         }

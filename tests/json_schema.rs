@@ -199,3 +199,36 @@ fn schema_and_docs_name_every_cause() {
         assert!(json_md.contains(field), "docs/json.md does not mention {field}");
     }
 }
+
+#[test]
+fn ike_messages_say_whether_they_arrived() {
+    // Blocked on the path: every IKE_SA_INIT sg1 sent is missing from sg2's capture, and the
+    // repeats are marked as retransmissions. With both captures of a PSK mismatch, everything
+    // sent arrived.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let (blocked, _) = diagnose(&[root.join("ike-blocked-ikev2").to_str().unwrap()]);
+    let packets = blocked["ike_sas"][0]["packets"].as_array().expect("packets");
+    assert!(packets.len() > 1);
+    assert!(packets
+        .iter()
+        .all(|p| p["arrived"] == Value::Bool(false) && p["sender"] == "sg1"));
+    assert!(packets[1..].iter().all(|p| p["retransmission"] == Value::Bool(true)));
+    let (psk, _) = diagnose(&[root.join("psk-mismatch-ikev2").to_str().unwrap()]);
+    let all: Vec<&Value> = psk["ike_sas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["packets"].as_array().unwrap())
+        .collect();
+    assert!(!all.is_empty());
+    assert!(all.iter().all(|p| p["arrived"] == Value::Bool(true)), "{all:?}");
+    // One capture alone: what sg1 sent cannot be said to have arrived; what it received did.
+    let (one, _) = diagnose(&[root.join("psk-mismatch-ikev2/sg1.pcap").to_str().unwrap()]);
+    let packets = one["ike_sas"][0]["packets"].as_array().unwrap();
+    for p in packets {
+        let sent_here = p["from"].as_str().unwrap().starts_with("192.0.2.1:");
+        let want = if sent_here { Value::Null } else { Value::Bool(true) };
+        assert_eq!(p["arrived"], want, "{p}");
+    }
+    assert!(packets.iter().any(|p| p["arrived"].is_null()));
+}
