@@ -272,3 +272,20 @@ fn the_same_file_twice_is_used_once() {
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn one_capture_is_never_proof_of_health() {
+    // Healthy needs ESP seen passing both ways; one gateway's capture sees its own ESP leave,
+    // never arrive. (The esp-one-way examples seen from the gateway whose ESP is lost on the way
+    // look exactly like a healthy tunnel there.)
+    let mut failures = Vec::new();
+    for dir in examples() {
+        for gw in ["sg1.pcap", "sg2.pcap"] {
+            let f = diagnose_files(&[dir.join(gw)]);
+            if f.first().is_some_and(|f| f.cause == "healthy") {
+                failures.push(format!("{} ({gw} alone): healthy", dir.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -254,6 +254,29 @@ fn rules(case: &Case<'_>) -> Vec<Finding> {
     } else if let Some(f) = esp::analyse(case, &ike) {
         findings.push(f);
     }
+    // ESP seen leaving a gateway towards one whose capture is missing: whether it arrives, no
+    // capture shows. Healthy needs ESP seen passing both ways; this is not proof of it (the
+    // peer may never receive it: esp-one-way).
+    let unproven = case
+        .esp
+        .iter()
+        .filter(|p| p.sent.is_some() && p.arrived.is_none())
+        .find(|p| p.to.is_none_or(|t| case.gw(t).ext.is_none()));
+    if findings.is_empty() {
+        if let Some(p) = unproven {
+            let from = p.from.map_or("one gateway", |g| case.gw(g).name);
+            let f = Finding::new(
+                Cause::Inconclusive,
+                0.0,
+                format!(
+                    "cannot tell: the SAs are up and ESP passes as far as {from}'s capture shows, but whether {from}'s ESP (SPI 0x{:08x}) arrives at the peer needs the peer's capture: the tunnel may be healthy, or one-way (esp-one-way)",
+                    p.spi
+                ),
+            )
+            .advise("capture on the other gateway at the same time (`ipsec-doctor capture-filter` prints the command) and give both captures");
+            findings.push(f);
+        }
+    }
     if findings.is_empty() {
         let mut summary = ike.healthy_summary.clone();
         let arrived: u64 = case.esp.iter().filter_map(|p| p.arrived).map(|f| f.packets).sum();
