@@ -270,6 +270,15 @@ fn the_same_file_twice_is_used_once() {
         "{:?}",
         inp.problems
     );
+    // `--side` naming a file, and its folder as well: each file once, on the side it was given.
+    let sides = [("east".to_string(), vec![dir.join("sg1.pcap")])];
+    let inp = inputs::load(std::slice::from_ref(&dir), &sides, inputs::Limits::default());
+    let captures: usize = inp.sides.iter().map(|s| s.captures.len()).sum();
+    assert_eq!(captures, 2, "{:?}", inp.problems);
+    assert!(inp
+        .sides
+        .iter()
+        .any(|s| s.name == "east" && s.captures.iter().any(|c| c.name.ends_with("sg1.pcap"))));
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
