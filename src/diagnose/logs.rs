@@ -643,6 +643,7 @@ fn traffic(facts: &LogFacts<'_>) -> Option<Finding> {
 }
 
 /// The peer's kernel answered the first message with ICMP port unreachable.
+/// Or IKE over TCP (RFC 8229) refused: nothing listens on the peer's TCP port either.
 fn icmp_refused(facts: &LogFacts<'_>) -> Option<Finding> {
     let (g, x) = facts.find(|x| {
         matches!(
@@ -651,17 +652,19 @@ fn icmp_refused(facts: &LogFacts<'_>) -> Option<Finding> {
                 icmp_type: Some(3),
                 icmp_code: Some(3),
                 ..
-            }
+            } | EventKind::TcpConnectFailed { errno: Some(111), .. }
         )
     })?;
+    let how = if matches!(x.kind(), EventKind::TcpConnectFailed { .. }) {
+        "its TCP connection for IKE over TCP refused by the peer"
+    } else {
+        "ICMP port unreachable from the peer"
+    };
     Some(
         Finding::new(
             Cause::ResponderNotListening,
             0.8,
-            format!(
-                "{}'s log reports ICMP port unreachable from the peer: no IKE daemon listens there",
-                g.name
-            ),
+            format!("{}'s log reports {how}: no IKE daemon listens there", g.name),
         )
         .with(Some(x.evidence()))
         .advise("start the IKE daemon on the responder and check it listens on UDP 500 and 4500"),
@@ -884,6 +887,12 @@ mod tests {
         assert_eq!(verdict(&[("sg1", init), ("sg2", psk)]).0, Cause::AuthFailed);
         // The initiator's word alone is a generic authentication failure.
         assert_eq!(verdict(&[("sg1", init)]).0, Cause::AuthFailed);
+    }
+
+    #[test]
+    fn ike_over_tcp_refused_is_nobody_listening() {
+        let text = "\"sg\" #1: initiating IKEv2 connection to 198.51.100.2 using TCP\n\"sg\" #1: TCP: socket 12: connecting to 198.51.100.2:4500: Connection refused (errno 111)\n";
+        assert_eq!(verdict(&[("sg1", text)]).0, Cause::ResponderNotListening);
     }
 
     #[test]
