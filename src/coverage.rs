@@ -90,7 +90,8 @@ fn hms(t: f64) -> String {
     }
 }
 
-fn file_name(path: &str) -> String {
+/// The last component of a path (the whole path when it has none), as the report names files.
+pub(crate) fn file_name(path: &str) -> String {
     std::path::Path::new(path)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

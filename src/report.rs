@@ -2,7 +2,7 @@
 //! DESIGN.md, and an optional side-by-side timeline of the IKE exchanges.
 
 use crate::correlate::{Case, GwId};
-use crate::coverage::{CaptureCoverage, Coverage, Role};
+use crate::coverage::{file_name, CaptureCoverage, Coverage, Role};
 use crate::diagnose::{describe, fmt_time, Evidence, Finding};
 use crate::inputs::Inputs;
 use serde::Serialize;
@@ -470,13 +470,6 @@ pub fn text(
     text_at(case, inputs, findings, cov, colour, timeline, text_width())
 }
 
-fn base_name(path: &str) -> String {
-    std::path::Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.to_string())
-}
-
 /// `2026-12-02 06:05:14–06:05:15 UTC` (the second date only when it differs).
 fn span(start: Option<f64>, end: Option<f64>) -> Option<String> {
     let at = |t: f64| jiff::Timestamp::from_second(t.floor() as i64).ok();
@@ -519,7 +512,7 @@ fn inputs_text(out: &mut String, width: usize, st: &Style, case: &Case<'_>, inpu
         }
         let line = format!(
             "{} → {} ({}{role}): {holds}",
-            base_name(&c.file),
+            file_name(&c.file),
             c.gateway,
             c.assigned_by
         );
@@ -546,7 +539,7 @@ fn inputs_text(out: &mut String, width: usize, st: &Style, case: &Case<'_>, inpu
                 .unwrap_or_default();
             let line = format!(
                 "{} → {} ({by}): {} events{daemon}",
-                base_name(&l.name),
+                file_name(&l.name),
                 g.name,
                 l.events.len()
             );
@@ -591,10 +584,7 @@ pub fn text_at(
             }
             for e in &f.evidence {
                 // The file name only: the folder is the user's and would push past 80 columns.
-                let file = std::path::Path::new(&e.source)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| e.source.clone());
+                let file = file_name(&e.source);
                 let at = match (e.packet, e.line) {
                     (Some(p), _) => format!("{file} #{p}"),
                     (None, Some(l)) => format!("{file}:{l}"),

@@ -100,7 +100,7 @@ pub fn run(args: &Args) -> u8 {
         for (side, c, _) in &set_aside {
             f.advice.push(format!(
                 "{} was left out (no IPsec in it): capture on {side}'s external interface with the command `ipsec-doctor capture-filter` prints",
-                std::path::Path::new(&c.name).file_name().map_or(c.name.clone(), |n| n.to_string_lossy().into_owned())
+                coverage::file_name(&c.name)
             ));
         }
     }
