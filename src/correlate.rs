@@ -14,13 +14,6 @@ use std::net::{IpAddr, SocketAddr};
 pub struct GwId(usize);
 
 impl GwId {
-    /// The other gateway of a pair. Only where the case is known to hold two gateways;
-    /// [`Case::peer`] says whether there is one.
-    pub fn peer(self) -> GwId {
-        debug_assert!(self.0 < 2, "a gateway of a pair");
-        GwId(1 - self.0.min(1))
-    }
-
     /// Its place in [`Case::gws`] (and in tables kept per gateway).
     pub fn index(self) -> usize {
         self.0
@@ -125,11 +118,6 @@ impl<'a> Case<'a> {
     /// Every gateway of the case, in order.
     pub fn gw_ids(&self) -> impl Iterator<Item = GwId> {
         ids(&self.gws)
-    }
-
-    /// The other gateway, when the case holds exactly two.
-    pub fn peer(&self, id: GwId) -> Option<GwId> {
-        peer(&self.gws, id)
     }
 
     /// A time seen at gateway `id`, on the first gateway's capture clock.
@@ -372,7 +360,7 @@ fn ids(gws: &[Gw<'_>]) -> impl Iterator<Item = GwId> {
 
 /// The other gateway when there are exactly two.
 fn peer(gws: &[Gw<'_>], gi: GwId) -> Option<GwId> {
-    (gws.len() == 2).then(|| gi.peer())
+    (gws.len() == 2).then(|| GwId(1 - gi.0.min(1)))
 }
 
 fn sender_of(gws: &[Gw<'_>], capt: GwId, m: &IkeMsg) -> Option<GwId> {
