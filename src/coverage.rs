@@ -187,17 +187,19 @@ impl Coverage {
     }
 
     /// External captures that hold no IPsec while the other capture shows their gateway sending
-    /// IPsec: they were not taken where the tunnel passes, and would read as loss.
-    pub fn blind_captures(&self) -> Vec<String> {
+    /// IPsec: they were not taken where the tunnel passes, and would read as loss. Each with the
+    /// blind spot that says so.
+    pub fn blind_captures(&self) -> Vec<(String, BlindSpot)> {
         self.captures
             .iter()
-            .filter(|c| {
-                c.role == Role::External
-                    && c.blind_spots
-                        .iter()
-                        .any(|b| b.kind == BlindKind::NoIpsec && b.lowers_confidence)
+            .filter(|c| c.role == Role::External)
+            .filter_map(|c| {
+                let b = c
+                    .blind_spots
+                    .iter()
+                    .find(|b| b.kind == BlindKind::NoIpsec && b.lowers_confidence)?;
+                Some((c.file.clone(), b.clone()))
             })
-            .map(|c| c.file.clone())
             .collect()
     }
 
@@ -206,10 +208,6 @@ impl Coverage {
         let mut cc = basic(c, gateway, Role::LeftOut);
         cc.blind_spots.push(reason);
         self.captures.push(cc);
-    }
-
-    pub fn get(&self, file: &str) -> Option<&CaptureCoverage> {
-        self.captures.iter().find(|c| c.file == file)
     }
 }
 

@@ -62,41 +62,32 @@ pub fn run(args: &Args) -> u8 {
     let mut inp = inp;
     // A capture with no IPsec next to one that shows its gateway sending IPsec was not taken
     // where the tunnel passes: left out (it would read as loss), and said so.
-    let (blind, first_cov) = {
+    let blind = {
         let case = correlate::correlate(&inp.sides);
-        let cov = coverage::assess(&case);
-        (cov.blind_captures(), cov)
+        coverage::assess(&case).blind_captures()
     };
     let mut set_aside = Vec::new();
-    for name in &blind {
+    for (name, spot) in blind {
         for s in &mut inp.sides {
-            if let Some(i) = s.captures.iter().position(|c| &c.name == name) {
-                let c = s.captures.remove(i);
-                let spot = first_cov
-                    .get(name)
-                    .and_then(|cc| cc.blind_spots.iter().find(|b| b.kind == coverage::BlindKind::NoIpsec))
-                    .cloned();
-                set_aside.push((s.name.clone(), c, spot));
+            if let Some(i) = s.captures.iter().position(|c| c.name == name) {
+                set_aside.push((s.name.clone(), s.captures.remove(i), spot.clone()));
             }
         }
     }
     for (side, c, spot) in &set_aside {
-        let why = spot.as_ref().map(|b| b.text.as_str()).unwrap_or("it holds no IPsec");
         inp.problems.push(format!(
-            "{}: left out of the diagnosis: {why}; the diagnosis rests on the other capture (capture on {side} again with the command `ipsec-doctor capture-filter` prints)",
-            c.name
+            "{}: left out of the diagnosis: {}; the diagnosis rests on the other capture (capture on {side} again with the command `ipsec-doctor capture-filter` prints)",
+            c.name, spot.text
         ));
     }
     let case = correlate::correlate(&inp.sides);
     let mut cov = coverage::assess(&case);
     for (side, c, spot) in &set_aside {
-        if let Some(b) = spot {
-            cov.left_out(c, side, b.clone());
-        }
+        cov.left_out(c, side, spot.clone());
     }
     let cov = cov.with_assignments(&inp);
     let mut findings = diagnose::diagnose_with(&case, &cov);
-    if let (Some(f), false) = (findings.first_mut(), set_aside.is_empty()) {
+    if let Some(f) = findings.first_mut() {
         for (side, c, _) in &set_aside {
             f.advice.push(format!(
                 "{} was left out (no IPsec in it): capture on {side}'s external interface with the command `ipsec-doctor capture-filter` prints",
