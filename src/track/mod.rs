@@ -508,12 +508,18 @@ impl Timeline {
             } => s.esp += 1,
             // A non-first fragment of a datagram on the IKE ports is IKE too.
             L4::Fragment
-                if self.frags.iter().rev().take(64).any(|f| {
-                    f.key.src == d.ip.src
-                        && f.key.dst == d.ip.dst
-                        && d.ip.fragment.is_some_and(|fr| fr.id == f.key.id)
-                        && f.ports
+                if d.ip.fragment.is_some_and(|fr| {
+                    let key = FragKey {
+                        src: d.ip.src,
+                        dst: d.ip.dst,
+                        proto: d.ip.proto,
+                        id: fr.id,
+                    };
+                    self.frag_index.get(&key).is_some_and(|&i| {
+                        self.frags[i]
+                            .ports
                             .is_some_and(|(a, b)| matches!(a, 500 | 4500) || matches!(b, 500 | 4500))
+                    })
                 }) =>
             {
                 s.ike += 1
