@@ -50,12 +50,7 @@ pub(crate) fn classify(b: &str) -> Option<Classified> {
             return None;
         }
         let mut c = match pluto_state(rest)? {
-            State::Ike => Classified::new(EventKind::IkeSaEstablished {
-                auth: None,
-                local: None,
-                peer: None,
-                peer_id: None,
-            }),
+            State::Ike => Classified::new(ike()),
             State::Child => Classified::new(child()),
             State::Waiting(state) => Classified::new(EventKind::Retransmit {
                 state: Some(state.to_string()),
@@ -73,35 +68,26 @@ pub(crate) fn classify(b: &str) -> Option<Classified> {
     // `sg{1}:  INSTALLED, TUNNEL, reqid 1, ESP in UDP SPIs: ...`.
     let first = word(b);
     if let Some(name) = first.strip_suffix(':') {
-        let state = word(&b[first.len()..]).trim_end_matches(',');
+        let rest = &b[first.len()..];
+        let state = word(rest).trim_end_matches(',');
         let (conn, kind) = if let Some((n, _)) = name.split_once('{') {
-            (n, state == "INSTALLED")
+            (n, (state == "INSTALLED").then(child))
         } else if let Some((n, _)) = name.split_once('[') {
-            (n, false)
-        } else {
+            (n, (state == "ESTABLISHED").then(ike))
+        } else if rest.trim_start().starts_with('#') {
             // swanctl --list-sas: `sg: #1, ESTABLISHED, IKEv2, ...`, `net: #1, reqid 1, INSTALLED, ...`
-            let rest = &b[first.len()..];
-            if !rest.trim_start().starts_with('#') {
-                return None;
-            }
-            if rest.contains(", INSTALLED,") {
-                let mut c = Classified::new(child());
-                c.conn = Some(name.to_string());
-                return Some(c);
-            }
-            if rest.contains(", ESTABLISHED,") {
-                let mut c = Classified::new(ike());
-                c.conn = Some(name.to_string());
-                return Some(c);
-            }
+            let kind = if rest.contains(", INSTALLED,") {
+                Some(child())
+            } else if rest.contains(", ESTABLISHED,") {
+                Some(ike())
+            } else {
+                None
+            };
+            (name, kind)
+        } else {
             return None;
         };
-        let kind = match (kind, state) {
-            (true, _) => child(),
-            (false, "ESTABLISHED") if name.contains('[') => ike(),
-            _ => return None,
-        };
-        let mut c = Classified::new(kind);
+        let mut c = Classified::new(kind?);
         c.conn = Some(conn.to_string());
         return Some(c);
     }
