@@ -456,18 +456,36 @@ impl LogFile {
             let host = hosts.pop();
             return vec![(host, self)];
         }
+        // Each part keeps the file's facts but its own events; the addresses were the file's
+        // mixed from all hosts, so no part keeps them.
+        let LogFile {
+            name,
+            dialect,
+            daemon,
+            events,
+            lines_read,
+            conns,
+            warnings,
+            ..
+        } = self;
         let mut parts: Vec<(Option<String>, LogFile)> = hosts
             .iter()
             .map(|h| {
-                let mut f = self.clone();
-                f.name = format!("{}[{h}]", self.name);
-                f.events.clear();
-                f.local_addrs.clear();
-                f.peer_addrs.clear();
+                let f = LogFile {
+                    name: format!("{name}[{h}]"),
+                    dialect,
+                    daemon: daemon.clone(),
+                    events: Vec::new(),
+                    lines_read,
+                    local_addrs: Vec::new(),
+                    peer_addrs: Vec::new(),
+                    conns: conns.clone(),
+                    warnings: warnings.clone(),
+                };
                 (Some(h.clone()), f)
             })
             .collect();
-        for e in self.events {
+        for e in events {
             let i = e
                 .host
                 .as_ref()
