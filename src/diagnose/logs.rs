@@ -4,7 +4,7 @@
 use super::{log_ev, log_evidence, Cause, Evidence, Finding};
 use crate::correlate::Case;
 use crate::logs::{EventKind, Exchange, LogEvent, LogFile};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub(super) fn log_ev_any(case: &Case<'_>, f: impl Fn(&EventKind) -> bool + Copy) -> Option<Evidence> {
     case.gws.iter().find_map(|g| log_ev(g, f))
@@ -185,8 +185,9 @@ impl<'a> LogFacts<'a> {
                         torn |= matches!(e.kind, EventKind::Deleted { .. });
                     }
                     // Per state: did it answer the first exchange, did it log why it refused.
-                    let mut answered: Vec<u64> = Vec::new();
-                    let mut reasoned: Vec<u64> = Vec::new();
+                    // (Sets, bounded by the log's own line limit: a log of many states stays linear.)
+                    let mut answered: HashSet<u64> = HashSet::new();
+                    let mut reasoned: HashSet<u64> = HashSet::new();
                     for x in &evs[start..] {
                         let Some(serial) = x.e.serial else { continue };
                         match x.kind() {
@@ -194,16 +195,13 @@ impl<'a> LogFacts<'a> {
                                 exchange: Exchange::IkeSaInit | Exchange::MainMode,
                                 request: false,
                                 ..
-                            } => answered.push(serial),
+                            } => answered.insert(serial),
                             EventKind::AuthFailed { by_peer: false }
                             | EventKind::SecretMissing
                             | EventKind::CertInvalid { .. }
-                            | EventKind::IdMismatch { .. } => reasoned.push(serial),
-                            _ => {}
-                        }
-                        if answered.len() + reasoned.len() > 10_000 {
-                            break;
-                        }
+                            | EventKind::IdMismatch { .. } => reasoned.insert(serial),
+                            _ => false,
+                        };
                     }
                     for x in evs[start..].iter_mut() {
                         x.unreasoned =
