@@ -247,51 +247,53 @@ fn hedge(f: &mut Finding, cov: &crate::coverage::Coverage) {
 }
 
 fn rules(case: &Case<'_>) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let ike = ike::analyse(case);
-    if let Some(f) = ike.problem {
-        findings.push(f);
-    } else if let Some(f) = esp::analyse(case, &ike) {
-        findings.push(f);
-    }
-    // ESP seen leaving a gateway towards one whose capture is missing: whether it arrives, no
-    // capture shows. Healthy needs ESP seen passing both ways; this is not proof of it (the
-    // peer may never receive it: esp-one-way).
-    let unproven = case
+    let mut ike = ike::analyse(case);
+    let root = ike
+        .problem
+        .take()
+        .or_else(|| esp::analyse(case, &ike))
+        .or_else(|| unproven_esp(case))
+        .unwrap_or_else(|| healthy(case, &ike));
+    let mut findings = vec![root];
+    findings.extend(ike.observations);
+    findings
+}
+
+/// ESP seen leaving a gateway towards one whose capture is missing: whether it arrives, no
+/// capture shows. Healthy needs ESP seen passing both ways; this is not proof of it (the peer
+/// may never receive it: esp-one-way).
+fn unproven_esp(case: &Case<'_>) -> Option<Finding> {
+    let p = case
         .esp
         .iter()
         .filter(|p| p.sent.is_some() && p.arrived.is_none())
-        .find(|p| p.to.is_none_or(|t| case.gw(t).ext.is_none()));
-    if findings.is_empty() {
-        if let Some(p) = unproven {
-            let from = p.from.map_or("one gateway", |g| case.gw(g).name);
-            let f = Finding::new(
-                Cause::Inconclusive,
-                0.0,
-                format!(
-                    "cannot tell: the SAs are up and ESP passes as far as {from}'s capture shows, but whether {from}'s ESP (SPI 0x{:08x}) arrives at the peer needs the peer's capture: the tunnel may be healthy, or one-way (esp-one-way)",
-                    p.spi
-                ),
-            )
-            .advise("capture on the other gateway at the same time (`ipsec-doctor capture-filter` prints the command) and give both captures");
-            findings.push(f);
-        }
+        .find(|p| p.to.is_none_or(|t| case.gw(t).ext.is_none()))?;
+    let from = p.from.map_or("one gateway", |g| case.gw(g).name);
+    Some(
+        Finding::new(
+            Cause::Inconclusive,
+            0.0,
+            format!(
+                "cannot tell: the SAs are up and ESP passes as far as {from}'s capture shows, but whether {from}'s ESP (SPI 0x{:08x}) arrives at the peer needs the peer's capture: the tunnel may be healthy, or one-way (esp-one-way)",
+                p.spi
+            ),
+        )
+        .advise("capture on the other gateway at the same time (`ipsec-doctor capture-filter` prints the command) and give both captures"),
+    )
+}
+
+fn healthy(case: &Case<'_>, ike: &ike::IkeAnalysis) -> Finding {
+    let mut summary = ike.healthy_summary.clone();
+    let arrived: u64 = case.esp.iter().filter_map(|p| p.arrived).map(|f| f.packets).sum();
+    let dirs = case.esp.iter().filter(|p| p.arrived.is_some()).count();
+    if arrived > 0 {
+        summary.push_str(&format!(
+            "; ESP arrives ({arrived} packets over {dirs} SPI/direction pairs)"
+        ));
     }
-    if findings.is_empty() {
-        let mut summary = ike.healthy_summary.clone();
-        let arrived: u64 = case.esp.iter().filter_map(|p| p.arrived).map(|f| f.packets).sum();
-        let dirs = case.esp.iter().filter(|p| p.arrived.is_some()).count();
-        if arrived > 0 {
-            summary.push_str(&format!(
-                "; ESP arrives ({arrived} packets over {dirs} SPI/direction pairs)"
-            ));
-        }
-        let mut h = Finding::new(Cause::Healthy, ike.healthy_confidence, summary);
-        h.evidence = ike.healthy_evidence.clone();
-        findings.push(h);
-    }
-    findings.extend(ike.observations);
-    findings
+    let mut h = Finding::new(Cause::Healthy, ike.healthy_confidence, summary);
+    h.evidence = ike.healthy_evidence.clone();
+    h
 }
 
 #[cfg(test)]
