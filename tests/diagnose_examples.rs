@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{diagnose_files, example_dirs, files_with, scenario_value};
+use common::{
+    assert_all_right, diagnose_files, example_dirs, examples_expecting, files_with, scenario, scenario_value,
+};
 use ipsec_doctor::inputs;
 use std::path::{Path, PathBuf};
 
@@ -71,23 +73,14 @@ fn every_example_names_its_cause() {
         needed_logs.join(", ")
     );
     assert!(count >= 20, "too few examples: {count}");
-    assert!(
-        failures.is_empty(),
-        "{} wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_right(&failures);
 }
 
 #[test]
 fn one_capture_alone_is_usable_and_hedged() {
     // From the initiator's capture alone, a blocked first message cannot be told from a
     // filtered one: the finding must say so with lower confidence.
-    let dir = examples().into_iter().find(|d| {
-        std::fs::read_to_string(d.join("scenario.conf"))
-            .unwrap_or_default()
-            .contains("EXPECTED_CAUSE=ike-blocked-on-path")
-    });
+    let dir = examples_expecting("ike-blocked-on-path").into_iter().next();
     let Some(dir) = dir else {
         panic!("no ike-blocked-on-path example")
     };
@@ -107,8 +100,7 @@ fn logs_alone_name_the_situation() {
     // D (traffic) does not, and the logs must not invent an earlier failure for it.
     let mut failures = Vec::new();
     for dir in examples() {
-        let conf = std::fs::read_to_string(dir.join("scenario.conf")).unwrap();
-        let situation = scenario_value(&conf, "SITUATION").unwrap_or_default();
+        let situation = scenario(&dir, "SITUATION").unwrap_or_default();
         let logs = files_with(&dir, &["log", "txt"]);
         let f = diagnose_files(&logs);
         let got = f[0].situation();
@@ -124,7 +116,7 @@ fn logs_alone_name_the_situation() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_all_right(&failures);
 }
 
 #[test]
@@ -134,8 +126,7 @@ fn one_capture_with_the_logs_lands_in_the_situation() {
     // missing capture would show (it answered: the answers are lost).
     let mut failures = Vec::new();
     for dir in examples() {
-        let conf = std::fs::read_to_string(dir.join("scenario.conf")).unwrap();
-        let situation = scenario_value(&conf, "SITUATION").unwrap_or_default();
+        let situation = scenario(&dir, "SITUATION").unwrap_or_default();
         if !matches!(situation.as_str(), "A" | "B" | "C") {
             continue;
         }
@@ -152,12 +143,7 @@ fn one_capture_with_the_logs_lands_in_the_situation() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_right(&failures);
 }
 
 #[test]
@@ -165,14 +151,7 @@ fn answers_lost_on_the_way_back_from_either_end() {
     // The write-up's A with the answers lost: from the initiator's capture plus the responder's
     // log (it answered), and from the responder's capture alone (the initiator asks again and
     // never goes on).
-    let dirs: Vec<PathBuf> = examples()
-        .into_iter()
-        .filter(|d| {
-            std::fs::read_to_string(d.join("scenario.conf"))
-                .unwrap_or_default()
-                .contains("EXPECTED_CAUSE=ike-replies-lost")
-        })
-        .collect();
+    let dirs = examples_expecting("ike-replies-lost");
     assert!(!dirs.is_empty(), "no ike-replies-lost example");
     for dir in dirs {
         let sg2_log = std::fs::read_dir(&dir)
@@ -199,14 +178,7 @@ fn a_filter_that_hides_fragments_does_not_make_them_arrive() {
         eprintln!("skipped: /usr/bin/tcpdump is not installed");
         return;
     }
-    let dirs: Vec<PathBuf> = examples()
-        .into_iter()
-        .filter(|d| {
-            std::fs::read_to_string(d.join("scenario.conf"))
-                .unwrap_or_default()
-                .contains("EXPECTED_CAUSE=ike-fragments-dropped")
-        })
-        .collect();
+    let dirs = examples_expecting("ike-fragments-dropped");
     assert!(!dirs.is_empty(), "no ike-fragments-dropped example");
     let tmp = std::env::temp_dir().join(format!("ipsec-doctor-fragfilter-{}", std::process::id()));
     for dir in dirs {
@@ -247,13 +219,9 @@ fn a_filter_that_hides_fragments_does_not_make_them_arrive() {
 fn the_same_file_twice_is_used_once() {
     // Given again by name after its folder, or as a copy under another name (with `--side`
     // and the folder, the same thing happens), a capture must not count twice.
-    let dir = examples()
+    let dir = examples_expecting("ike-blocked-on-path")
         .into_iter()
-        .find(|d| {
-            std::fs::read_to_string(d.join("scenario.conf"))
-                .unwrap_or_default()
-                .contains("EXPECTED_CAUSE=ike-blocked-on-path")
-        })
+        .next()
         .expect("an ike-blocked-on-path example");
     let once = diagnose_files(std::slice::from_ref(&dir));
     let twice = diagnose_files(&[dir.clone(), dir.join("sg1.pcap")]);
@@ -296,5 +264,5 @@ fn one_capture_is_never_proof_of_health() {
             }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_all_right(&failures);
 }

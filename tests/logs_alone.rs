@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{diagnose_files, example_dirs, files_with, scenario_value};
+use common::{assert_all_right, diagnose_files, example_dirs, scenario};
 use ipsec_doctor::diagnose;
 use std::path::{Path, PathBuf};
 
@@ -21,11 +21,10 @@ fn examples() -> Vec<Example> {
     example_dirs()
         .into_iter()
         .filter_map(|dir| {
-            let conf = std::fs::read_to_string(dir.join("scenario.conf")).ok()?;
             Some(Example {
                 name: dir.file_name()?.to_string_lossy().into_owned(),
-                situation: scenario_value(&conf, "SITUATION").unwrap_or_default(),
-                expected: scenario_value(&conf, "EXPECTED_CAUSE")?,
+                situation: scenario(&dir, "SITUATION").unwrap_or_default(),
+                expected: scenario(&dir, "EXPECTED_CAUSE")?,
                 dir,
             })
         })
@@ -103,12 +102,11 @@ fn without_charon_tags(text: &str) -> String {
 }
 
 #[test]
-fn logs_and_up_output_alone() {
+fn up_output_alone() {
+    // (All the logs of each example together: tests/diagnose_examples.rs.)
     let mut failures = Vec::new();
     let mut count = 0;
     for ex in examples() {
-        let logs = files_with(&ex.dir, &["log", "txt"]);
-        check_shown(&ex, "all logs", false, &diagnose_files(&logs), &mut failures);
         let up = ex.dir.join("sg1-up.txt");
         if let Ok(text) = std::fs::read_to_string(&up) {
             count += 1;
@@ -122,12 +120,7 @@ fn logs_and_up_output_alone() {
         }
     }
     assert!(count >= 20, "too few examples with up output: {count}");
-    assert!(
-        failures.is_empty(),
-        "{} wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_right(&failures);
 }
 
 #[test]
@@ -179,12 +172,7 @@ fn other_shapes_of_the_same_output_read_the_same() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     assert!(shapes >= 40, "too few shapes: {shapes}");
-    assert!(
-        failures.is_empty(),
-        "{} wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_right(&failures);
 }
 
 #[test]
@@ -201,7 +189,7 @@ fn a_session_that_stops_part_way_is_never_healthy() {
         let lines: Vec<&str> = up.lines().collect();
         for n in 1..lines.len() {
             let head = lines[..n].join("\n");
-            if shows_child_up(&lines[..n].join("\n")) {
+            if shows_child_up(&head) {
                 break;
             }
             cuts += 1;
@@ -218,12 +206,7 @@ fn a_session_that_stops_part_way_is_never_healthy() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     assert!(cuts >= 100, "too few cuts: {cuts}");
-    assert!(
-        failures.is_empty(),
-        "{} wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_right(&failures);
 }
 
 #[test]
@@ -265,10 +248,5 @@ fn a_session_on_both_gateways_is_split_by_prompt() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     assert!(sessions >= 20, "too few sessions: {sessions}");
-    assert!(
-        failures.is_empty(),
-        "{} wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_right(&failures);
 }

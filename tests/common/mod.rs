@@ -14,6 +14,19 @@ pub fn scenario_value(text: &str, key: &str) -> Option<String> {
     })
 }
 
+/// `KEY` of an example folder's scenario file.
+pub fn scenario(dir: &Path, key: &str) -> Option<String> {
+    scenario_value(&std::fs::read_to_string(dir.join("scenario.conf")).ok()?, key)
+}
+
+/// The examples whose scenario expects `cause`.
+pub fn examples_expecting(cause: &str) -> Vec<PathBuf> {
+    example_dirs()
+        .into_iter()
+        .filter(|d| scenario(d, "EXPECTED_CAUSE").as_deref() == Some(cause))
+        .collect()
+}
+
 /// inputs → correlate → diagnose, as `ipsec-doctor diagnose FILES` does.
 pub fn diagnose_files(files: &[PathBuf]) -> Vec<diagnose::Finding> {
     let inp = inputs::load(files, &[], inputs::Limits::default());
@@ -42,4 +55,14 @@ pub fn files_with(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// Fails with every wrong case listed at once.
+pub fn assert_all_right(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
