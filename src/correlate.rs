@@ -120,6 +120,11 @@ impl<'a> Case<'a> {
         ids(&self.gws)
     }
 
+    /// The other gateway, when the case holds exactly two.
+    pub fn peer(&self, id: GwId) -> Option<GwId> {
+        peer(&self.gws, id)
+    }
+
     /// A time seen at gateway `id`, on the first gateway's capture clock.
     pub fn on_first_clock(&self, id: GwId, t: f64) -> f64 {
         if id.0 == 1 {
