@@ -4,6 +4,7 @@ use super::{diagnose, Finding};
 use crate::correlate::correlate;
 use crate::inputs::{Capture, Side};
 use crate::source::Timestamp;
+use crate::track::test_msgs::ikev1_fragments;
 use crate::track::{Limits, Timeline};
 use crate::wire::frag::Stats;
 use crate::wire::packet::{Decoded, Esp, Fragment, IcmpKind, IpInfo, Quoted, UdpKind, L4};
@@ -39,37 +40,8 @@ fn ikev2(exchange: u8, response: bool, msgid: u32, len: u32) -> Vec<u8> {
 /// An IKEv1 main mode message: `flags` (E = 1) and (type, body) payloads; `rspi` false for
 /// the initiator's first message.
 fn ikev1(rspi: bool, flags: u8, payloads: &[(u8, Vec<u8>)]) -> Vec<u8> {
-    let mut m = vec![0u8; 28];
-    m[0..8].copy_from_slice(&[0x11; 8]);
-    if rspi {
-        m[8..16].copy_from_slice(&[0x22; 8]);
-    }
-    m[16] = payloads.first().map_or(0, |p| p.0);
-    m[17] = 0x10;
-    m[18] = 2;
-    m[19] = flags;
-    for (i, (_, body)) in payloads.iter().enumerate() {
-        m.push(payloads.get(i + 1).map_or(0, |p| p.0));
-        m.push(0);
-        m.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
-        m.extend_from_slice(body);
-    }
-    let len = m.len() as u32;
-    m[24..28].copy_from_slice(&len.to_be_bytes());
-    m
-}
-
-/// `orig` sent as IKEv1 fragments (payload 132) of at most `size` bytes.
-fn ikev1_fragments(orig: &[u8], id: u16, size: usize) -> Vec<Vec<u8>> {
-    let chunks: Vec<&[u8]> = orig.chunks(size).collect();
-    (0..chunks.len())
-        .map(|i| {
-            let mut body = id.to_be_bytes().to_vec();
-            body.extend_from_slice(&[i as u8 + 1, u8::from(i + 1 == chunks.len())]);
-            body.extend_from_slice(chunks[i]);
-            ikev1(true, 0, &[(132, body)])
-        })
-        .collect()
+    let r = if rspi { [0x22; 8] } else { [0; 8] };
+    crate::track::test_msgs::ikev1([[0x11; 8], r], flags, payloads)
 }
 
 /// Main mode: MI1, MR1, MI2, MR2 (large, modp4096-sized KE), MI3, MR3 (encrypted).

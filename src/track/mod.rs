@@ -847,6 +847,50 @@ impl Timeline {
     }
 }
 
+/// IKEv1 messages built for tests (here and in the diagnose rules' tests).
+#[cfg(test)]
+pub(crate) mod test_msgs {
+    use crate::wire::isakmp::payload_type;
+
+    /// An IKEv1 main mode message with the given cookies, flags and (type, body) payloads.
+    pub fn ikev1(cookies: [[u8; 8]; 2], flags: u8, payloads: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let mut m = vec![0u8; 28];
+        m[0..8].copy_from_slice(&cookies[0]);
+        m[8..16].copy_from_slice(&cookies[1]);
+        m[16] = payloads.first().map_or(0, |p| p.0);
+        m[17] = 0x10;
+        m[18] = 2;
+        m[19] = flags;
+        for (i, (_, body)) in payloads.iter().enumerate() {
+            m.push(payloads.get(i + 1).map_or(0, |p| p.0));
+            m.push(0);
+            m.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+            m.extend_from_slice(body);
+        }
+        let len = m.len() as u32;
+        m[24..28].copy_from_slice(&len.to_be_bytes());
+        m
+    }
+
+    /// `orig` (an IKEv1 message) cut into IKEv1 fragments (payload 132) of at most `size`
+    /// bytes, with fragment id `id`, under the original's cookies.
+    pub fn ikev1_fragments(orig: &[u8], id: u16, size: usize) -> Vec<Vec<u8>> {
+        let cookies = [orig[0..8].try_into().unwrap(), orig[8..16].try_into().unwrap()];
+        let chunks: Vec<&[u8]> = orig.chunks(size).collect();
+        chunks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut body = id.to_be_bytes().to_vec();
+                body.push(i as u8 + 1);
+                body.push(u8::from(i + 1 == chunks.len()));
+                body.extend_from_slice(c);
+                ikev1(cookies, 0, &[(payload_type::V1_FRAGMENT, body)])
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -926,40 +970,11 @@ mod tests {
         assert!(tl.frags[0].has_first() && !tl.frags[0].has_last());
     }
 
+    use super::test_msgs::ikev1_fragments as v1_fragments;
+
     /// An IKEv1 main mode message with the given (type, body) payloads.
     fn v1_msg(flags: u8, payloads: &[(u8, Vec<u8>)]) -> Vec<u8> {
-        let mut m = vec![0u8; 28];
-        m[0..8].copy_from_slice(&[1; 8]);
-        m[8..16].copy_from_slice(&[2; 8]);
-        m[16] = payloads.first().map_or(0, |p| p.0);
-        m[17] = 0x10;
-        m[18] = 2;
-        m[19] = flags;
-        for (i, (_, body)) in payloads.iter().enumerate() {
-            m.push(payloads.get(i + 1).map_or(0, |p| p.0));
-            m.push(0);
-            m.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
-            m.extend_from_slice(body);
-        }
-        let len = m.len() as u32;
-        m[24..28].copy_from_slice(&len.to_be_bytes());
-        m
-    }
-
-    /// `orig` cut into IKEv1 fragments (payload 132) of `size` bytes, with fragment id `id`.
-    fn v1_fragments(orig: &[u8], id: u16, size: usize) -> Vec<Vec<u8>> {
-        let chunks: Vec<&[u8]> = orig.chunks(size).collect();
-        chunks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut body = id.to_be_bytes().to_vec();
-                body.push(i as u8 + 1);
-                body.push(u8::from(i + 1 == chunks.len()));
-                body.extend_from_slice(c);
-                v1_msg(0, &[(payload_type::V1_FRAGMENT, body)])
-            })
-            .collect()
+        super::test_msgs::ikev1([[1; 8], [2; 8]], flags, payloads)
     }
 
     /// An IKEv2 IKE_AUTH SKF fragment `n` of `total`.
