@@ -4,7 +4,7 @@
 //! cut IKE, a gap in time, no overlap with the other capture). Diagnosis lowers its confidence for
 //! the blind spots that are known to hide something; the report lists them all.
 
-use crate::correlate::{Case, Gw};
+use crate::correlate::{Case, Gw, GwId};
 use crate::inputs::{Capture, Inputs};
 use crate::track::Timeline;
 use serde::Serialize;
@@ -106,14 +106,9 @@ fn has_ipsec(tl: &Timeline) -> bool {
     !tl.ike.is_empty() || !tl.esp.is_empty()
 }
 
-/// Times in gateway `from`'s capture clock moved to gateway `to`'s.
-fn to_clock(case: &Case<'_>, from: usize, to: usize, t: f64) -> f64 {
-    let off = case.clock_offset.unwrap_or(0.0);
-    match (from, to) {
-        (1, 0) => t - off,
-        (0, 1) => t + off,
-        _ => t,
-    }
+/// Times in gateway `from`'s capture clock moved to gateway `to`'s (by way of the first's).
+fn to_clock(case: &Case<'_>, from: GwId, to: GwId, t: f64) -> f64 {
+    case.on_first_clock(from, t) - case.on_first_clock(to, 0.0)
 }
 
 /// IKE messages and ESP packets in gateway `oi`'s capture that it received from its peer
@@ -137,8 +132,9 @@ fn received_by<'a>(o: &'a Gw<'_>) -> impl Iterator<Item = (f64, u64)> + 'a {
 /// Coverage of every capture of the case.
 pub fn assess(case: &Case<'_>) -> Coverage {
     let mut out = Vec::new();
-    for (gi, g) in case.gws.iter().enumerate() {
-        let other = (case.gws.len() == 2).then(|| 1 - gi);
+    for gi in case.gw_ids() {
+        let g = case.gw(gi);
+        let other = case.gw_ids().find(|&o| o != gi).filter(|_| case.gws.len() == 2);
         for c in g.captures {
             let external = g.ext.is_some_and(|e| std::ptr::eq(e, c));
             let mut cc = basic(c, g.name, if external { Role::External } else { Role::Internal });
@@ -231,11 +227,11 @@ fn directions(g: &Gw<'_>, tl: &Timeline) -> (u64, u64) {
     (s, r)
 }
 
-fn blind_spots(case: &Case<'_>, gi: usize, other: Option<usize>, c: &Capture) -> Vec<BlindSpot> {
-    let g = &case.gws[gi];
+fn blind_spots(case: &Case<'_>, gi: GwId, other: Option<GwId>, c: &Capture) -> Vec<BlindSpot> {
+    let g = case.gw(gi);
     let tl = &c.timeline;
     let file = file_name(&c.name);
-    let o = other.map(|oi| (oi, &case.gws[oi])).filter(|(_, o)| o.ext.is_some());
+    let o = other.map(|oi| (oi, case.gw(oi))).filter(|(_, o)| o.ext.is_some());
     let mut v = Vec::new();
 
     // No IPsec at all.
