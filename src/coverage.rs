@@ -139,12 +139,10 @@ pub fn assess(case: &Case<'_>) -> Coverage {
             let external = g.ext.is_some_and(|e| std::ptr::eq(e, c));
             let mut cc = basic(c, g.name, if external { Role::External } else { Role::Internal });
             if external {
-                if !g.addrs.is_empty() {
-                    let (s, r) = directions(g, &c.timeline);
-                    cc.ipsec_sent = Some(s);
-                    cc.ipsec_received = Some(r);
-                }
-                cc.blind_spots = blind_spots(case, gi, other, c);
+                let dirs = (!g.addrs.is_empty()).then(|| directions(g, &c.timeline));
+                cc.ipsec_sent = dirs.map(|(s, _)| s);
+                cc.ipsec_received = dirs.map(|(_, r)| r);
+                cc.blind_spots = blind_spots(case, gi, other, c, dirs);
             }
             out.push(cc);
         }
@@ -227,7 +225,14 @@ fn directions(g: &Gw<'_>, tl: &Timeline) -> (u64, u64) {
     (s, r)
 }
 
-fn blind_spots(case: &Case<'_>, gi: GwId, other: Option<GwId>, c: &Capture) -> Vec<BlindSpot> {
+/// `dirs`: what [`directions`] gives for this capture, when the gateway's addresses are known.
+fn blind_spots(
+    case: &Case<'_>,
+    gi: GwId,
+    other: Option<GwId>,
+    c: &Capture,
+    dirs: Option<(u64, u64)>,
+) -> Vec<BlindSpot> {
     let g = case.gw(gi);
     let tl = &c.timeline;
     let file = file_name(&c.name);
@@ -290,8 +295,7 @@ fn blind_spots(case: &Case<'_>, gi: GwId, other: Option<GwId>, c: &Capture) -> V
     }
 
     // One direction only, when the negotiation shows the other direction happened.
-    if !g.addrs.is_empty() {
-        let (sent, recv) = directions(g, tl);
+    if let Some((sent, recv)) = dirs {
         if sent + recv >= 2 && (sent == 0 || recv == 0) {
             // A message of ours that answers or follows one of the peer's (a responder SPI is
             // set only after the first message arrived), or one of the peer's that follows ours.
