@@ -103,7 +103,7 @@ supported: each is refused with a one-line message naming it. Exit status: 0 don
         #[arg(short = '#', long = "number")]
         number: bool,
         /// Stop after COUNT packets
-        #[arg(short = 'c', value_name = "COUNT", value_parser = parse_count)]
+        #[arg(short = 'c', value_name = "COUNT", value_parser = tcpdump_args::check_count)]
         count: Option<u64>,
         /// Timestamp format: -t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first
         #[arg(short = 't', action = ArgAction::Count)]
@@ -148,10 +148,6 @@ fish: ipsec-doctor completions fish > ~/.config/fish/completions/ipsec-doctor.fi
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): ipsec-doctor man | man -l -
     Man,
-}
-
-fn parse_count(v: &str) -> Result<u64, String> {
-    tcpdump_args::check_count(v)
 }
 
 /// The whole manual: the top-level page, then each subcommand's synopsis, description and options.
