@@ -277,14 +277,16 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     }
     // The SA that got furthest (the first attempt on a tie) is the one the user is looking at.
     let mut best: Option<(Step, bool, f64, [u8; 8])> = None;
+    let mut best_steps = Vec::new();
     let t = |v: &View<'_>| case.on_first_clock(v.at().gw, v.m.time);
     for vs in groups.values_mut() {
         vs.sort_by(|a, b| t(a).total_cmp(&t(b)));
     }
     for (spi, vs) in &groups {
+        let steps = build_steps(vs, t);
         let mut top = (Step::First, false);
-        for (s, st) in build_steps(vs, t) {
-            let k = (s, !st.responses.is_empty());
+        for (s, st) in &steps {
+            let k = (*s, !st.responses.is_empty());
             if !st.requests.is_empty() || k.1 {
                 top = top.max(k);
             }
@@ -294,14 +296,15 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         let key = (top.0, top.1, -first, *spi);
         if best.is_none_or(|b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
             best = Some(key);
+            best_steps = steps;
         }
     }
     let Some((_, _, _, spi)) = best else { return a };
+    let steps = best_steps;
     // In time order (the second capture's clock set to the first's, above), so evidence shows
     // the first attempt.
     let vs = groups.remove(&spi).unwrap_or_default();
     let vs = &vs;
-    let steps = build_steps(vs, t);
     // The gateway that sent this SA's first message.
     a.initiator = vs
         .iter()
