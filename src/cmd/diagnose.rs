@@ -61,27 +61,33 @@ pub fn run(args: &Args) -> u8 {
     }
     let mut inp = inp;
     // A capture with no IPsec next to one that shows its gateway sending IPsec was not taken
-    // where the tunnel passes: left out (it would read as loss), and said so.
-    let blind = {
-        let case = correlate::correlate(&inp.sides);
-        coverage::assess(&case).blind_captures()
-    };
+    // where the tunnel passes: left out (it would read as loss), and said so. Only then is the
+    // case correlated again, without it.
+    let first = correlate::correlate(&inp.sides);
+    let first_cov = coverage::assess(&first);
+    let blind = first_cov.blind_captures();
     let mut set_aside = Vec::new();
-    for (name, spot) in blind {
-        for s in &mut inp.sides {
-            if let Some(i) = s.captures.iter().position(|c| c.name == name) {
-                set_aside.push((s.name.clone(), s.captures.remove(i), spot.clone()));
+    let (case, mut cov) = if blind.is_empty() {
+        (first, first_cov)
+    } else {
+        drop(first);
+        for (name, spot) in blind {
+            for s in &mut inp.sides {
+                if let Some(i) = s.captures.iter().position(|c| c.name == name) {
+                    set_aside.push((s.name.clone(), s.captures.remove(i), spot.clone()));
+                }
             }
         }
-    }
-    for (side, c, spot) in &set_aside {
-        inp.problems.push(format!(
-            "{}: left out of the diagnosis: {}; the diagnosis rests on the other capture (capture on {side} again with the command `ipsec-doctor capture-filter` prints)",
-            c.name, spot.text
-        ));
-    }
-    let case = correlate::correlate(&inp.sides);
-    let mut cov = coverage::assess(&case);
+        for (side, c, spot) in &set_aside {
+            inp.problems.push(format!(
+                "{}: left out of the diagnosis: {}; the diagnosis rests on the other capture (capture on {side} again with the command `ipsec-doctor capture-filter` prints)",
+                c.name, spot.text
+            ));
+        }
+        let case = correlate::correlate(&inp.sides);
+        let cov = coverage::assess(&case);
+        (case, cov)
+    };
     for (side, c, spot) in &set_aside {
         cov.left_out(c, side, spot.clone());
     }
