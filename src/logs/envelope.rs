@@ -187,57 +187,13 @@ pub(crate) fn split(line: &str) -> Envelope<'_> {
     if body.starts_with("| ") {
         env.skip = true;
     }
-    if env.source == Source::Unknown && charon_bare(body) {
+    if env.source == Source::Unknown && super::charon::owns(body) {
         // `ipsec up` / `strongswan up` / charon-cmd print charon's lines without their tags.
         env.source = Source::Swanctl;
         env.structural = true;
     }
     env.body = body;
     env
-}
-
-/// Exchange names charon prints in `generating` / `parsed` lines.
-const CHARON_EXCHANGES: &[&str] = &[
-    "IKE_SA_INIT ",
-    "IKE_AUTH ",
-    "CREATE_CHILD_SA ",
-    "INFORMATIONAL ",
-    "IKE_INTERMEDIATE ",
-    "ID_PROT ",
-    "AGGRESSIVE ",
-    "QUICK_MODE ",
-    "INFORMATIONAL_V1 ",
-    "TRANSACTION ",
-];
-
-/// A charon message without its `[IKE]` tag whose wording no other program uses: enough to
-/// say strongSwan wrote the line.
-fn charon_bare(b: &str) -> bool {
-    let starts = |p: &str| b.starts_with(p);
-    if let Some(r) = b.strip_prefix("generating ").or_else(|| b.strip_prefix("parsed ")) {
-        return CHARON_EXCHANGES.iter().any(|x| r.starts_with(x));
-    }
-    starts("initiating IKE_SA ")
-        || starts("initiating Main Mode IKE_SA ")
-        || starts("initiating Aggressive Mode IKE_SA ")
-        || starts("sending packet: from ")
-        || starts("received packet: from ")
-        || starts("establishing CHILD_SA ")
-        || starts("establishing connection '")
-        || starts("establishing IKE_SA failed")
-        || starts("initiate failed: ")
-        || starts("initiate completed successfully")
-        || (starts("connection '") && b.contains("' established successfully"))
-        || (starts("IKE_SA ") && b.contains(" established between "))
-        || (starts("CHILD_SA ") && b.contains(" established with SPIs "))
-        || starts("selected proposal: ")
-        || starts("authentication of '")
-        || (starts("retransmit ") && b.contains(" of request with message ID "))
-        || starts("giving up after ")
-        || starts("peer didn't accept DH group")
-        || starts("looking for peer configs matching ")
-        || starts("no peer config found")
-        || (starts("received ") && (b.contains(" notify, ") || b.ends_with(" notify") || b.contains(" error notify")))
 }
 
 /// `104 ` at the start of whack output. Returns the code.
