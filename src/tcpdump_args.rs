@@ -5,45 +5,45 @@
 
 use std::ffi::OsString;
 
-/// tcpdump's short flags that `dump` does not implement, what each does, and whether it takes a
-/// value. `x` and `X` are handled apart (`-xx`, `-XX`).
-const SHORT: &[(char, &str, bool)] = &[
-    ('A', "print each packet in ASCII", false),
-    ('b', "BGP AS numbers in ASDOT notation", false),
-    ('B', "capture buffer size", true),
-    ('C', "rotate the output file by size", true),
-    ('d', "print the compiled filter", false),
-    ('D', "list the capture interfaces", false),
-    ('E', "ESP decryption", true),
-    ('f', "foreign IPv4 addresses numerically", false),
-    ('F', "filter expression from a file", true),
-    ('G', "rotate the output file by time", true),
-    ('H', "802.11s mesh headers", false),
-    ('i', "live capture on an interface", true),
-    ('I', "monitor mode", false),
-    ('j', "time stamp type", true),
-    ('J', "list time stamp types", false),
-    ('K', "do not verify checksums", false),
-    ('l', "line-buffered output", false),
-    ('L', "list data link types", false),
-    ('m', "SMI MIB module", true),
-    ('M', "TCP-MD5 secret", true),
-    ('N', "host names without domain", false),
-    ('O', "no filter optimiser", false),
-    ('p', "no promiscuous mode", false),
-    ('Q', "capture direction", true),
-    ('q', "quick, shorter output", false),
-    ('s', "snapshot length", true),
-    ('S', "absolute TCP sequence numbers", false),
-    ('T', "interpret packets as another protocol", true),
-    ('u', "undecoded NFS handles", false),
-    ('U', "packet-buffered output", false),
-    ('V', "read a list of capture files", true),
-    ('w', "write packets to a file", true),
-    ('W', "number of rotated files", true),
-    ('y', "data link type", true),
-    ('z', "command after rotating a file", true),
-    ('Z', "drop privileges to a user", true),
+/// tcpdump's short flags that `dump` does not implement, and what each does. `x` and `X` are
+/// handled apart (`-xx`, `-XX`).
+const SHORT: &[(char, &str)] = &[
+    ('A', "print each packet in ASCII"),
+    ('b', "BGP AS numbers in ASDOT notation"),
+    ('B', "capture buffer size"),
+    ('C', "rotate the output file by size"),
+    ('d', "print the compiled filter"),
+    ('D', "list the capture interfaces"),
+    ('E', "ESP decryption"),
+    ('f', "foreign IPv4 addresses numerically"),
+    ('F', "filter expression from a file"),
+    ('G', "rotate the output file by time"),
+    ('H', "802.11s mesh headers"),
+    ('i', "live capture on an interface"),
+    ('I', "monitor mode"),
+    ('j', "time stamp type"),
+    ('J', "list time stamp types"),
+    ('K', "do not verify checksums"),
+    ('l', "line-buffered output"),
+    ('L', "list data link types"),
+    ('m', "SMI MIB module"),
+    ('M', "TCP-MD5 secret"),
+    ('N', "host names without domain"),
+    ('O', "no filter optimiser"),
+    ('p', "no promiscuous mode"),
+    ('Q', "capture direction"),
+    ('q', "quick, shorter output"),
+    ('s', "snapshot length"),
+    ('S', "absolute TCP sequence numbers"),
+    ('T', "interpret packets as another protocol"),
+    ('u', "undecoded NFS handles"),
+    ('U', "packet-buffered output"),
+    ('V', "read a list of capture files"),
+    ('w', "write packets to a file"),
+    ('W', "number of rotated files"),
+    ('y', "data link type"),
+    ('z', "command after rotating a file"),
+    ('Z', "drop privileges to a user"),
 ];
 
 /// tcpdump's long options that `dump` does not implement.
@@ -145,7 +145,7 @@ pub fn check_dump(args: &[OsString]) -> Result<(), String> {
                 let flag = if twice { format!("-{c}{c}") } else { format!("-{c}") };
                 return Err(unsupported(&flag, what));
             }
-            if let Some((_, what, _)) = SHORT.iter().find(|(f, _, _)| *f == c) {
+            if let Some((_, what)) = SHORT.iter().find(|(f, _)| *f == c) {
                 return Err(unsupported(&format!("-{c}"), what));
             }
             // Not tcpdump's either: clap says it is unknown.
