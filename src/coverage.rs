@@ -98,7 +98,8 @@ pub(crate) fn file_name(path: &str) -> String {
         .unwrap_or_else(|| path.to_string())
 }
 
-fn esp_packets(tl: &Timeline) -> u64 {
+/// ESP packets in a capture, over every flow.
+pub(crate) fn esp_packets(tl: &Timeline) -> u64 {
     tl.esp.iter().map(|f| f.packets).sum()
 }
 

@@ -57,7 +57,7 @@ pub fn run(args: &Args) -> u8 {
     }
     let captured = inp.sides.iter().filter(|s| !s.captures.is_empty()).count();
     if captured > 2 {
-        return too_many_gateways(&inp, args.json);
+        return too_many_gateways(&inp, captured, args.json);
     }
     let mut inp = inp;
     // A capture with no IPsec next to one that shows its gateway sending IPsec was not taken
@@ -118,14 +118,14 @@ pub fn run(args: &Args) -> u8 {
 }
 
 /// Captures from three or more gateways: packets are lined up between two, so the user names
-/// them. Exit status 2, with every capture listed and the command that chooses.
-fn too_many_gateways(inp: &inputs::Inputs, json: bool) -> u8 {
+/// them. Exit status 2, with every capture listed and the command that chooses. `n`: the gateways
+/// with a capture.
+fn too_many_gateways(inp: &inputs::Inputs, n: usize, json: bool) -> u8 {
     let mut lines = Vec::new();
     let mut files = Vec::new();
-    for s in inp.sides.iter().filter(|s| !s.captures.is_empty()) {
+    for s in &inp.sides {
         for c in &s.captures {
             let tl = &c.timeline;
-            let esp: u64 = tl.esp.iter().map(|f| f.packets).sum();
             let addrs = tl.local_addrs();
             lines.push(format!(
                 "{}: gateway '{}' ({}): {} packets, {} IKE messages, {} ESP packets{}",
@@ -134,13 +134,12 @@ fn too_many_gateways(inp: &inputs::Inputs, json: bool) -> u8 {
                 inp.assigned_by(&c.name).map_or("file name prefix", |a| a.by.words()),
                 tl.packets,
                 tl.ike.len(),
-                esp,
+                coverage::esp_packets(tl),
                 addrs.first().map(|a| format!(", sent from {a}")).unwrap_or_default()
             ));
             files.push((s.name.clone(), c.name.clone()));
         }
     }
-    let n = inp.sides.iter().filter(|s| !s.captures.is_empty()).count();
     let example = files
         .iter()
         .take(2)
