@@ -365,7 +365,7 @@ impl Style {
 
 /// The width text is wrapped to: `COLUMNS` when set, else the terminal's width when standard
 /// output is a terminal, else 80.
-pub fn text_width() -> usize {
+fn text_width() -> usize {
     if let Some(n) = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
@@ -459,17 +459,6 @@ fn wrap(out: &mut String, width: usize, first: &str, indent: &str, s: &str) {
     out.push('\n');
 }
 
-pub fn text(
-    case: &Case<'_>,
-    inputs: &Inputs,
-    findings: &[Finding],
-    cov: &Coverage,
-    colour: bool,
-    timeline: bool,
-) -> String {
-    text_at(case, inputs, findings, cov, colour, timeline, text_width())
-}
-
 /// `2026-12-02 06:05:14–06:05:15 UTC` (the second date only when it differs).
 fn span(start: Option<f64>, end: Option<f64>) -> Option<String> {
     let at = |t: f64| jiff::Timestamp::from_second(t.floor() as i64).ok();
@@ -549,16 +538,16 @@ fn inputs_text(out: &mut String, width: usize, st: &Style, case: &Case<'_>, inpu
     out.push('\n');
 }
 
-/// The text report wrapped to `width` columns.
-pub fn text_at(
+/// The text report, wrapped to `COLUMNS`, the terminal width or 80 (see `text_width`).
+pub fn text(
     case: &Case<'_>,
     inputs: &Inputs,
     findings: &[Finding],
     cov: &Coverage,
     colour: bool,
     timeline: bool,
-    width: usize,
 ) -> String {
+    let width = text_width();
     let st = Style { on: colour };
     let mut out = String::new();
     for p in &inputs.problems {
