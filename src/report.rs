@@ -3,7 +3,7 @@
 
 use crate::correlate::{Case, GwId};
 use crate::coverage::{file_name, CaptureCoverage, Coverage, Role};
-use crate::diagnose::{describe, fmt_time, Evidence, Finding};
+use crate::diagnose::{describe, fmt_time, rfc3339, Evidence, Finding};
 use crate::inputs::Inputs;
 use serde::Serialize;
 use std::fmt::Write;
@@ -258,7 +258,7 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], cov: &Covera
                 .iter()
                 .map(|e| EvidenceJson {
                     e,
-                    timestamp: evidence_timestamp(inputs, e),
+                    timestamp: e.timestamp.clone(),
                 })
                 .collect(),
             advice: &f.advice,
@@ -285,45 +285,6 @@ pub fn json(case: &Case<'_>, inputs: &Inputs, findings: &[Finding], cov: &Covera
         skipped: &inputs.skipped,
     };
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-}
-
-/// Seconds since the epoch as RFC 3339 in UTC, to the microsecond.
-fn rfc3339(t: f64) -> Option<String> {
-    let ts = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64).ok()?;
-    Some(ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
-}
-
-/// The date and time of a piece of evidence. A packet's time is written without its date
-/// (`HH:MM:SS.ffffff`, UTC): the date is the capture's, on the first day from the capture's start
-/// that puts it at or after the start. A log line's time comes from the log.
-fn evidence_timestamp(inputs: &Inputs, e: &Evidence) -> Option<String> {
-    let sides = || inputs.sides.iter();
-    if e.packet.is_some() {
-        let c = sides().flat_map(|s| &s.captures).find(|c| c.name == e.source)?;
-        let first = c.timeline.first_time?;
-        let time = e.time.as_deref()?;
-        let mut parts = time.splitn(3, ':');
-        let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
-        let of_day = h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + sec.parse::<f64>().ok()?;
-        let mut t = (first / 86_400.0).floor() * 86_400.0 + of_day;
-        if t < first - 1.0 {
-            t += 86_400.0;
-        }
-        return rfc3339(t);
-    }
-    let line = e.line?;
-    let log = sides().flat_map(|s| &s.logs).find(|l| l.name == e.source)?;
-    let lt = log.events.iter().find(|ev| ev.line == line)?.time.as_ref()?;
-    let epoch = lt.epoch?;
-    let ts = jiff::Timestamp::from_microsecond((epoch * 1e6).round() as i64).ok()?;
-    match lt.utc_offset.and_then(|o| jiff::tz::Offset::from_seconds(o).ok()) {
-        Some(off) if off.seconds() != 0 => Some(
-            ts.to_zoned(jiff::tz::TimeZone::fixed(off))
-                .strftime("%Y-%m-%dT%H:%M:%S%.6f%:z")
-                .to_string(),
-        ),
-        _ => rfc3339(epoch),
-    }
 }
 
 #[derive(Serialize)]

@@ -1,7 +1,7 @@
 //! Situation D: the SAs are up but traffic does not flow.
 
 use super::ike::IkeAnalysis;
-use super::{fmt_time, log_ev, Cause, Evidence, Finding};
+use super::{fmt_time, log_ev, rfc3339, Cause, Evidence, Finding};
 use crate::correlate::{Case, EspPath, GwId};
 use crate::logs::EventKind;
 use crate::track::EspFlow;
@@ -14,6 +14,7 @@ fn flow_evidence(case: &Case<'_>, gw: Option<GwId>, f: &EspFlow, what: &str) -> 
         packet: Some(f.first_number),
         line: None,
         time: Some(fmt_time(f.first_time)),
+        timestamp: rfc3339(f.first_time),
         text: format!(
             "{what}: ESP SPI 0x{:08x} {} > {}{}, {} packets, seq {}..{}",
             f.key.spi,
@@ -174,6 +175,7 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
                         packet: Some(i.number),
                         line: None,
                         time: Some(fmt_time(i.time)),
+                        timestamp: rfc3339(i.time),
                         text: format!("ICMP fragmentation needed, MTU {}", i.mtu.unwrap_or(0)),
                     }));
                 }
@@ -338,6 +340,7 @@ fn inside_traffic(case: &Case<'_>) -> Option<Evidence> {
                 packet: Some(p.first_number),
                 line: None,
                 time: Some(fmt_time(p.first_time)),
+                timestamp: rfc3339(p.first_time),
                 text: format!(
                     "{} packets from {} to {} reach {}'s internal interface",
                     p.packets, p.key.src, p.key.dst, g.name

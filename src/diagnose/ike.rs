@@ -1,7 +1,7 @@
 //! Situations A, B and C: how far the IKE negotiation got, and why it stopped there.
 
 use super::logs::{healthy_proof, log_cause, log_ev_any, log_progress, LogFacts};
-use super::{fmt_time, msg_evidence, Cause, Evidence, Finding};
+use super::{fmt_time, msg_evidence, rfc3339, Cause, Evidence, Finding};
 use crate::correlate::{Case, GwId, MsgPath, MsgRef};
 use crate::logs::EventKind;
 use crate::track::IkeMsg;
@@ -560,6 +560,7 @@ fn icmp_evidence(case: &Case<'_>, gi: GwId, i: &crate::track::IcmpRec) -> Option
         packet: Some(i.number),
         line: None,
         time: Some(fmt_time(i.time)),
+        timestamp: rfc3339(i.time),
         text: format!(
             "ICMP {} from {} about UDP to {}",
             i.kind,
@@ -734,6 +735,7 @@ fn fragment_loss(case: &Case<'_>, v: &View<'_>) -> Option<(usize, usize, Vec<Evi
             packet: Some(p.number),
             line: None,
             time: Some(fmt_time(p.time)),
+            timestamp: rfc3339(p.time),
             text: format!(
                 "IP fragment id {} offset {} ({} bytes) left here and never arrived at {}",
                 id,

@@ -23,6 +23,10 @@ pub struct Evidence {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
+    /// The same time with its date (RFC 3339; a log's own zone when it writes one), made where
+    /// the time is known so the report need not work it out again from `time`.
+    #[serde(skip)]
+    pub timestamp: Option<String>,
     pub text: String,
 }
 
@@ -88,6 +92,26 @@ impl Serialize for Finding {
 /// Evidence items kept per finding.
 pub const MAX_EVIDENCE: usize = 12;
 
+/// Seconds since the epoch as RFC 3339 in UTC, to the microsecond.
+pub fn rfc3339(t: f64) -> Option<String> {
+    let ts = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64).ok()?;
+    Some(ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+}
+
+/// A log time as RFC 3339, in the log's own zone when it writes one.
+fn log_rfc3339(lt: &crate::logs::LogTime) -> Option<String> {
+    let epoch = lt.epoch?;
+    let ts = jiff::Timestamp::from_microsecond((epoch * 1e6).round() as i64).ok()?;
+    match lt.utc_offset.and_then(|o| jiff::tz::Offset::from_seconds(o).ok()) {
+        Some(off) if off.seconds() != 0 => Some(
+            ts.to_zoned(jiff::tz::TimeZone::fixed(off))
+                .strftime("%Y-%m-%dT%H:%M:%S%.6f%:z")
+                .to_string(),
+        ),
+        _ => rfc3339(epoch),
+    }
+}
+
 pub fn fmt_time(t: f64) -> String {
     match jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) {
         Ok(ts) => ts.strftime("%H:%M:%S%.6f").to_string(),
@@ -104,6 +128,7 @@ pub fn msg_evidence(case: &Case<'_>, r: MsgRef, what: &str) -> Option<Evidence> 
         packet: Some(m.number),
         line: None,
         time: Some(fmt_time(m.time)),
+        timestamp: rfc3339(m.time),
         text: format!("{what}: {}", describe(m)),
     })
 }
@@ -162,6 +187,7 @@ pub fn log_evidence(l: &LogFile, e: &LogEvent) -> Evidence {
             .time
             .as_ref()
             .map(|t| format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second)),
+        timestamp: e.time.as_ref().and_then(log_rfc3339),
         text: e.text.clone(),
     }
 }
