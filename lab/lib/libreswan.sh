@@ -6,10 +6,11 @@
 PLUTO=/usr/libexec/ipsec/pluto
 IPSEC=ipsec
 LSW_MAJOR=4
+LSW_DEFAULT_RUNDIR=/run/pluto   # where `ipsec whack` looks for pluto.ctl with no --ctlsocket
 lsw_select() { # DAEMON
     if [ "$1" = libreswan5 ]; then
         local pre="${LIBRESWAN5:-/opt/libreswan5}"
-        PLUTO="$pre/libexec/ipsec/pluto"; IPSEC="$pre/sbin/ipsec"; LSW_MAJOR=5
+        PLUTO="$pre/libexec/ipsec/pluto"; IPSEC="$pre/sbin/ipsec"; LSW_MAJOR=5; LSW_DEFAULT_RUNDIR=/run/pluto5
         [ -x "$PLUTO" ] && [ -x "$IPSEC" ] || {
             echo "Libreswan 5 not found under $pre: build it with lab/build-libreswan5 SRC $pre" >&2; return 1; }
     fi
@@ -83,8 +84,18 @@ EOC
 
 lsw_start() { # SIDE LOG
     local side="$1" d="$RUN/$1"
+    local wrap=()
+    if [ -n "${LIVE_HOOK:-}" ]; then
+        # live mode: a private mount namespace where the default control socket is this pluto's
+        # (tmpfs on /run, the run dir on /run/pluto; the generated config on /etc/ipsec.conf)
+        local m="mount -t tmpfs ipd-run /run && mkdir -p /run/sshd $LSW_DEFAULT_RUNDIR && mount --bind $d/run $LSW_DEFAULT_RUNDIR"
+        local f; for f in ipsec.conf ipsec.secrets; do
+            [ -f "/etc/$f" ] && m="$m && mount --bind $d/$f /etc/$f"
+        done
+        wrap=(unshare -m --propagation private sh -c "$m && exec \"\$@\"" sh)
+    fi
     bg "pluto-$side" "$side" "$RUN/$side/pluto.stderr" \
-        "$PLUTO" --nofork --config "$d/ipsec.conf" --rundir "$d/run" --nssdir "$d/nss" \
+        "${wrap[@]}" "$PLUTO" --nofork --config "$d/ipsec.conf" --rundir "$d/run" --nssdir "$d/nss" \
         --secretsfile "$d/ipsec.secrets" --ipsecdir "$d/ipsec.d" --logfile "$2"
     for _ in $(seq 100); do [ -S "$d/run/pluto.ctl" ] && break; sleep 0.1; done
     [ -S "$d/run/pluto.ctl" ] || { echo "pluto on $side did not start" >&2; cat "$d/pluto.stderr" >&2; return 1; }

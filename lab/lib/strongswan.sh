@@ -127,7 +127,20 @@ EOC
 sw_start() { # SIDE
     local side="$1" d="$RUN/$1"
     mkdir -p "$RUN/pids"
-    STRONGSWAN_CONF="$d/strongswan.conf" ip netns exec "$(ns "$side")" unshare -m --propagation private sh -c "$SW_MOUNTS" \
+    local mounts="$SW_MOUNTS"
+    # live mode: swanctl's default URI (unix:///var/run/charon.vici) reaches this charon; /run/sshd for LIVE_SSH
+    # and, for the unpacked 5.9.8, the package's /etc (strongswan.conf, which swanctl reads) over /etc
+    if [ -n "${LIVE_HOOK:-}" ]; then
+        mounts="${SW_MOUNTS%exec \"\$@\"}mkdir -p /run/sshd && ln -s $d/charon.vici /run/charon.vici && "
+        if [ "$SW_MAJOR" = 5 ]; then   # the package's, plus the plugins swanctl has here (no noise about the others)
+            mkdir -p "$RUN/sw-etc"
+            printf '%s\n' 'charon {' '	load_modular = yes' '	plugins {' '		include strongswan.d/charon/*.conf' '	}' '}' \
+                'swanctl {' '	load = pem pkcs1 pkcs8 x509 openssl' '}' 'include strongswan.d/*.conf' > "$RUN/sw-etc/strongswan.conf"
+            mounts="$mounts mount -t overlay ipd-sw-etc -o lowerdir=$RUN/sw-etc:$SW_ROOT/etc:/etc /etc && "
+        fi
+        mounts="$mounts exec \"\$@\""
+    fi
+    STRONGSWAN_CONF="$d/strongswan.conf" ip netns exec "$(ns "$side")" unshare -m --propagation private sh -c "$mounts" \
         "$SW_ROOT" "$SW_CHARON" > "$d/charon.stderr" 2>&1 &
     echo $! > "$RUN/pids/charon-$side.pid"
     for _ in $(seq 100); do [ -S "$d/charon.vici" ] && break; sleep 0.1; done
