@@ -131,15 +131,47 @@ pub fn side_of(path: &Path) -> String {
 }
 
 /// Files named, and files found in named folders (`true`: from a folder).
+/// The manifest of a bundle that `ipsec-doctor capture` wrote.
+pub const BUNDLE_MANIFEST: &str = "manifest.json";
+
+/// The files a bundle's manifest calls state snapshots or command output that is no log, which a
+/// reader of the folder leaves to their own reader. Empty when `dir` holds no bundle.
+pub fn bundle_not_logs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(dir.join(BUNDLE_MANIFEST)) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    if !v["format"]
+        .as_str()
+        .is_some_and(|f| f.starts_with("ipsec-doctor bundle"))
+    {
+        return Vec::new();
+    }
+    v["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| matches!(f["role"].as_str(), Some("state" | "ping-output")))
+        .filter_map(|f| f["name"].as_str())
+        .filter(|n| !n.contains('/'))
+        .map(|n| dir.join(n))
+        .collect()
+}
+
 fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
             match std::fs::read_dir(p) {
                 Ok(rd) => {
+                    // A bundle's state snapshots hold `ipsec status` output, which reads like a
+                    // status listing: they are the state at the start and end, not log lines.
+                    let state = bundle_not_logs(p);
                     let mut v: Vec<PathBuf> = rd
                         .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.is_file())
+                        .filter(|p| p.is_file() && !state.contains(p))
                         .collect();
                     v.sort();
                     out.extend(v.into_iter().map(|f| (f, true)));
@@ -299,45 +331,68 @@ pub fn read_capture(path: &Path, limits: Limits) -> Result<Capture, String> {
 
 /// source → wire → track for any opened capture (a file, standard input, bytes in memory).
 pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limits: Limits) -> Capture {
-    let mut decoder = Decoder::new(limits.frag);
-    let mut timeline = Timeline::new(limits.track);
-    let mut unknown_link = BTreeMap::new();
-    let mut error = None;
-    let mut number = 0u64;
+    let mut c = Capture::new(name, limits);
+    let mut d = CaptureDecoder::new(limits);
     while let Some(r) = reader.next_frame() {
         match r {
-            Ok(f) => {
-                number += 1;
-                let cut = (f.data.len() as u64) < u64::from(f.wire_len);
-                let caplen = f.data.len() as u32;
-                let sink = |d: &crate::wire::packet::Decoded<'_>| {
-                    timeline.add(d);
-                    if cut {
-                        timeline.note_snapped(d, caplen);
-                    }
-                };
-                match decoder.decode(&f, number, sink) {
-                    Ok(()) => {}
-                    Err(Skip::UnknownLinkType(t)) => *unknown_link.entry(t).or_insert(0) += 1,
-                    Err(Skip::NotIp | Skip::Truncated) => timeline.packets += 1,
-                }
-            }
+            Ok(f) => d.push(&mut c, &f),
             Err(e) => {
-                error = Some(format!("{name}: {e} (after {number} packets)"));
+                c.error = Some(format!("{}: {e} (after {} packets)", c.name, d.frames));
                 break;
             }
         }
     }
-    Capture {
-        name,
-        timeline,
-        unknown_link,
-        frag_stats: decoder.frag_stats(),
-        error,
+    c
+}
+
+/// wire → track for one capture, frame by frame as frames arrive: a file read to its end, or a
+/// live stream whose [`Capture`] is read between frames.
+pub struct CaptureDecoder {
+    decoder: Decoder,
+    /// Frames pushed so far.
+    pub frames: u64,
+}
+
+impl CaptureDecoder {
+    pub fn new(limits: Limits) -> Self {
+        CaptureDecoder {
+            decoder: Decoder::new(limits.frag),
+            frames: 0,
+        }
+    }
+
+    pub fn push(&mut self, c: &mut Capture, f: &source::Frame<'_>) {
+        self.frames += 1;
+        let cut = (f.data.len() as u64) < u64::from(f.wire_len);
+        let caplen = f.data.len() as u32;
+        let timeline = &mut c.timeline;
+        let sink = |d: &crate::wire::packet::Decoded<'_>| {
+            timeline.add(d);
+            if cut {
+                timeline.note_snapped(d, caplen);
+            }
+        };
+        match self.decoder.decode(f, self.frames, sink) {
+            Ok(()) => {}
+            Err(Skip::UnknownLinkType(t)) => *c.unknown_link.entry(t).or_insert(0) += 1,
+            Err(Skip::NotIp | Skip::Truncated) => c.timeline.packets += 1,
+        }
+        c.frag_stats = self.decoder.frag_stats();
     }
 }
 
 impl Capture {
+    /// A capture with nothing in it yet.
+    pub fn new(name: String, limits: Limits) -> Capture {
+        Capture {
+            name,
+            timeline: Timeline::new(limits.track),
+            unknown_link: BTreeMap::new(),
+            frag_stats: frag::Stats::default(),
+            error: None,
+        }
+    }
+
     /// One line saying what the limits dropped, if anything, and what was still analysed.
     pub fn limit_warning(&self) -> Option<String> {
         let d = &self.timeline.dropped;

@@ -8,6 +8,7 @@ pub mod correlate;
 pub mod coverage;
 pub mod diagnose;
 pub mod inputs;
+pub mod live;
 pub mod logs;
 pub mod natd;
 pub mod print;

@@ -19,6 +19,14 @@ pub struct Args {
 /// Exit status: 0 healthy, 1 a problem found, 2 unusable input.
 pub fn run(args: &Args) -> u8 {
     let inp = inputs::load(&args.paths, &args.sides, args.limits);
+    let (out, code) = report_on(inp, args.json, args.colour, args.timeline);
+    print!("{out}");
+    code
+}
+
+/// The whole report over finished inputs, as text or JSON, and the exit status. Problems with
+/// the inputs go to standard error.
+pub fn report_on(inp: inputs::Inputs, json: bool, colour: bool, timeline: bool) -> (String, u8) {
     // Usable: a capture that held at least one IP packet, or a log with something in it.
     let usable = inp.sides.iter().any(|s| {
         s.captures.iter().any(|c| c.timeline.first_time.is_some()) || s.logs.iter().any(|l| !l.events.is_empty())
@@ -29,10 +37,12 @@ pub fn run(args: &Args) -> u8 {
         }
         let message = "no IP packet in any capture and no IKE log line among the inputs";
         eprintln!("ipsec-doctor: {message}");
-        if args.json {
-            println!("{}", report::json_error(message, &inp.problems));
-        }
-        return 2;
+        let out = if json {
+            format!("{}\n", report::json_error(message, &inp.problems))
+        } else {
+            String::new()
+        };
+        return (out, 2);
     }
     for s in &inp.sides {
         for c in &s.captures {
@@ -57,70 +67,106 @@ pub fn run(args: &Args) -> u8 {
     }
     let captured = inp.sides.iter().filter(|s| !s.captures.is_empty()).count();
     if captured > 2 {
-        return too_many_gateways(&inp, captured, args.json);
+        return too_many_gateways(&inp, captured, json);
     }
     let mut inp = inp;
-    // A capture with no IPsec next to one that shows its gateway sending IPsec was not taken
-    // where the tunnel passes: left out (it would read as loss), and said so. Only then is the
-    // case correlated again, without it.
-    let first = correlate::correlate(&inp.sides);
-    let first_cov = coverage::assess(&first);
-    let blind = first_cov.blind_captures();
-    let mut set_aside = Vec::new();
-    let (case, mut cov) = if blind.is_empty() {
-        (first, first_cov)
-    } else {
-        drop(first);
-        for (name, spot) in blind {
-            for s in &mut inp.sides {
-                if let Some(i) = s.captures.iter().position(|c| c.name == name) {
-                    set_aside.push((s.name.clone(), s.captures.remove(i), spot.clone()));
-                }
-            }
-        }
-        for (side, c, spot) in &set_aside {
-            inp.problems.push(format!(
-                "{}: left out of the diagnosis: {}; the diagnosis rests on the other capture (capture on {side} again with the command `ipsec-doctor capture-filter` prints)",
-                c.name, spot.text
-            ));
-        }
-        let case = correlate::correlate(&inp.sides);
-        let cov = coverage::assess(&case);
-        (case, cov)
-    };
-    for (side, c, spot) in &set_aside {
-        cov.left_out(c, side, spot.clone());
-    }
-    let cov = cov.with_assignments(&inp);
-    let mut findings = diagnose::diagnose_with(&case, &cov);
-    if let Some(f) = findings.first_mut() {
-        for (side, c, _) in &set_aside {
-            f.advice.push(format!(
-                "{} was left out (no IPsec in it): capture on {side}'s external interface with the command `ipsec-doctor capture-filter` prints",
-                coverage::file_name(&c.name)
-            ));
-        }
-    }
-    if args.json {
-        println!("{}", report::json(&case, &inp, &findings, &cov));
-    } else {
-        print!(
-            "{}",
-            report::text(&case, &inp, &findings, &cov, args.colour, args.timeline)
-        );
-    }
+    analyse(&mut inp, |case, inp, findings, cov| {
+        let out = if json {
+            format!("{}\n", report::json(case, inp, findings, cov))
+        } else {
+            report::text(case, inp, findings, cov, colour, timeline)
+        };
+        (out, exit_status(findings))
+    })
+}
+
+/// 0 healthy, 1 a problem, 2 the inputs could not show what happened (healthy needs proof).
+pub fn exit_status(findings: &[diagnose::Finding]) -> u8 {
     match findings.first() {
-        // The inputs could not show what happened: healthy needs proof.
         Some(f) if f.cause == diagnose::Cause::Inconclusive => 2,
         Some(f) if f.is_problem() => 1,
         _ => 0,
     }
 }
 
+/// correlate → coverage → diagnose over inputs of at most two gateways; `then` reads the
+/// outcome. The inputs come back as they went in (a capture set aside is put back), so a live
+/// capture can be analysed again as it grows.
+pub fn analyse<R>(
+    inp: &mut inputs::Inputs,
+    then: impl FnOnce(&correlate::Case<'_>, &inputs::Inputs, &[diagnose::Finding], &coverage::Coverage) -> R,
+) -> R {
+    // A capture with no IPsec next to one that shows its gateway sending IPsec was not taken
+    // where the tunnel passes: left out (it would read as loss), and said so. Only then is the
+    // case correlated again, without it.
+    let blind = {
+        let shared: &inputs::Inputs = inp;
+        let case = correlate::correlate(&shared.sides);
+        let cov = coverage::assess(&case);
+        let blind = cov.blind_captures();
+        if blind.is_empty() {
+            return conclude(&case, cov, shared, &[], then);
+        }
+        blind
+    };
+    let mut set_aside = Vec::new();
+    for (name, spot) in blind {
+        for s in &mut inp.sides {
+            if let Some(i) = s.captures.iter().position(|c| c.name == name) {
+                set_aside.push((s.name.clone(), s.captures.remove(i), spot.clone()));
+            }
+        }
+    }
+    let problems_before = inp.problems.len();
+    for (side, c, spot) in &set_aside {
+        inp.problems.push(format!(
+            "{}: left out of the diagnosis: {}; the diagnosis rests on the other capture (capture on {side} again with the command `ipsec-doctor capture-filter` prints)",
+            c.name, spot.text
+        ));
+    }
+    let r = {
+        let case = correlate::correlate(&inp.sides);
+        let cov = coverage::assess(&case);
+        conclude(&case, cov, inp, &set_aside, then)
+    };
+    inp.problems.truncate(problems_before);
+    for (side, c, _) in set_aside {
+        if let Some(s) = inp.sides.iter_mut().find(|s| s.name == side) {
+            s.captures.push(c);
+        }
+    }
+    r
+}
+
+type SetAside = (String, inputs::Capture, coverage::BlindSpot);
+
+fn conclude<R>(
+    case: &correlate::Case<'_>,
+    mut cov: coverage::Coverage,
+    inp: &inputs::Inputs,
+    set_aside: &[SetAside],
+    then: impl FnOnce(&correlate::Case<'_>, &inputs::Inputs, &[diagnose::Finding], &coverage::Coverage) -> R,
+) -> R {
+    for (side, c, spot) in set_aside {
+        cov.left_out(c, side, spot.clone());
+    }
+    let cov = cov.with_assignments(inp);
+    let mut findings = diagnose::diagnose_with(case, &cov);
+    if let Some(f) = findings.first_mut() {
+        for (side, c, _) in set_aside {
+            f.advice.push(format!(
+                "{} was left out (no IPsec in it): capture on {side}'s external interface with the command `ipsec-doctor capture-filter` prints",
+                coverage::file_name(&c.name)
+            ));
+        }
+    }
+    then(case, inp, &findings, &cov)
+}
+
 /// Captures from three or more gateways: packets are lined up between two, so the user names
 /// them. Exit status 2, with every capture listed and the command that chooses. `n`: the gateways
 /// with a capture.
-fn too_many_gateways(inp: &inputs::Inputs, n: usize, json: bool) -> u8 {
+fn too_many_gateways(inp: &inputs::Inputs, n: usize, json: bool) -> (String, u8) {
     let mut lines = Vec::new();
     let mut files = Vec::new();
     for s in &inp.sides {
@@ -159,11 +205,11 @@ fn too_many_gateways(inp: &inputs::Inputs, n: usize, json: bool) -> u8 {
         eprintln!("  {l}");
     }
     eprintln!("{choose}");
-    if json {
-        let mut problems = inp.problems.clone();
-        problems.extend(lines);
-        problems.push(choose);
-        println!("{}", report::json_error(&message, &problems));
+    if !json {
+        return (String::new(), 2);
     }
-    2
+    let mut problems = inp.problems.clone();
+    problems.extend(lines);
+    problems.push(choose);
+    (format!("{}\n", report::json_error(&message, &problems)), 2)
 }

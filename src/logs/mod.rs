@@ -61,7 +61,7 @@ impl Default for ParseOptions {
 }
 
 /// What a file (or one line) is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dialect {
     /// pluto's log (own log file, stderr, syslog or journal).
@@ -73,6 +73,7 @@ pub enum Dialect {
     /// Output of `swanctl --initiate` / `ipsec up` (charon talking to the terminal).
     Swanctl,
     /// Nothing recognisable.
+    #[default]
     Unknown,
 }
 
@@ -381,7 +382,7 @@ pub struct DaemonInfo {
 }
 
 /// Everything read from one log file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogFile {
     pub name: String,
     pub dialect: Dialect,
@@ -571,6 +572,43 @@ pub fn parse_reader<R: std::io::BufRead>(name: &str, mut r: R, opts: &ParseOptio
     Ok(p.finish())
 }
 
+/// A log read as it is written (a followed file, a journal): lines go in one at a time, and
+/// the events so far can be read between lines. The same recognisers as [`parse_reader`].
+pub struct LogStream {
+    parser: Parser,
+}
+
+impl LogStream {
+    /// `opts.year` is the year of the lines as they arrive (now's year).
+    pub fn new(name: &str, opts: &ParseOptions) -> Self {
+        let mut parser = Parser::new(name, opts);
+        parser.live = true;
+        LogStream { parser }
+    }
+
+    /// One line, without its line end; a longer line than [`MAX_LINE_BYTES`] is cut.
+    pub fn feed_line(&mut self, line: &[u8]) {
+        let idx = self.parser.file.lines_read;
+        let truncated = line.len() > MAX_LINE_BYTES;
+        let bytes = strip_cr(&line[..line.len().min(MAX_LINE_BYTES)]);
+        self.parser.feed(idx, RawLine { bytes, truncated });
+    }
+
+    /// The log as read so far.
+    pub fn snapshot(&self) -> LogFile {
+        self.parser.complete(self.parser.file.clone())
+    }
+
+    /// Forgets events older than `epoch` (seconds), so a log followed for days stays bounded;
+    /// returns how many went. Events without a time stay.
+    pub fn age_out(&mut self, epoch: f64) -> usize {
+        let events = &mut self.parser.file.events;
+        let before = events.len();
+        events.retain(|e| e.time.as_ref().and_then(|t| t.epoch).is_none_or(|t| t >= epoch));
+        before - events.len()
+    }
+}
+
 fn strip_cr(b: &[u8]) -> &[u8] {
     match b {
         [head @ .., b'\r'] => head,
@@ -680,8 +718,10 @@ struct Pending {
     wraps: u32,
 }
 
-struct Parser<'o> {
-    opts: &'o ParseOptions,
+struct Parser {
+    opts: ParseOptions,
+    /// Lines arrive as they are written: a stamp without a year is of the year in `opts`.
+    live: bool,
     file: LogFile,
     counts: HashMap<Dialect, usize>,
     /// Last request sent per IKE SA: (message ID, exchange, IKEv1 step).
@@ -703,10 +743,11 @@ struct Parser<'o> {
     host: Option<String>,
 }
 
-impl<'o> Parser<'o> {
-    fn new(name: &str, opts: &'o ParseOptions) -> Self {
+impl Parser {
+    fn new(name: &str, opts: &ParseOptions) -> Self {
         Parser {
-            opts,
+            opts: opts.clone(),
+            live: false,
             file: LogFile {
                 name: name.to_string(),
                 dialect: Dialect::Unknown,
@@ -810,7 +851,10 @@ impl<'o> Parser<'o> {
     /// Turns a parsed time stamp into a [`LogTime`], remembering yearless ones.
     fn time(&mut self, t: time::Stamp) -> LogTime {
         let mut lt = t.to_log_time();
-        if lt.year.is_none() {
+        if lt.year.is_none() && self.live {
+            lt.year = self.opts.year;
+            lt.epoch = lt.compute_epoch(self.opts.utc_offset_secs);
+        } else if lt.year.is_none() {
             if let Some(m) = lt.month {
                 if let Some(last) = self.last_month {
                     if m < last {
@@ -1013,10 +1057,16 @@ impl<'o> Parser<'o> {
     }
 
     fn finish(mut self) -> LogFile {
+        let file = std::mem::take(&mut self.file);
+        self.complete(file)
+    }
+
+    /// The file as read so far, with what only the whole file settles filled in.
+    fn complete(&self, mut file: LogFile) -> LogFile {
         if let Some(year) = self.opts.year {
             for p in &self.pending {
                 let y = year - (self.wraps - p.wraps) as i32;
-                if let Some(ev) = self.file.events.get_mut(p.event) {
+                if let Some(ev) = file.events.get_mut(p.event) {
                     if let Some(t) = ev.time.as_mut() {
                         t.year = Some(y);
                         t.year_inferred = true;
@@ -1025,33 +1075,33 @@ impl<'o> Parser<'o> {
                 }
             }
         }
-        for ev in &mut self.file.events {
+        for ev in &mut file.events {
             if let (None, Some(s)) = (&ev.conn, ev.serial) {
                 ev.conn = self.serial_conn.get(&s).cloned();
             }
         }
-        self.file.dialect = best_dialect(&self.counts).unwrap_or(Dialect::Unknown);
-        if self.file.dialect == Dialect::Unknown && !self.file.events.is_empty() {
+        file.dialect = best_dialect(&self.counts).unwrap_or(Dialect::Unknown);
+        if file.dialect == Dialect::Unknown && !file.events.is_empty() {
             // Plain lines without any structural marker: go by the daemon that started.
-            if let Some(d) = &self.file.daemon {
-                self.file.dialect = match d.daemon {
+            if let Some(d) = &file.daemon {
+                file.dialect = match d.daemon {
                     Daemon::Pluto => Dialect::Pluto,
                     Daemon::Charon => Dialect::Charon,
                 };
             }
         }
-        if self.file.daemon.is_none() {
-            if let Some(daemon) = self.file.dialect.daemon() {
-                self.file.daemon = Some(DaemonInfo { daemon, version: None });
+        if file.daemon.is_none() {
+            if let Some(daemon) = file.dialect.daemon() {
+                file.daemon = Some(DaemonInfo { daemon, version: None });
             }
         }
-        if self.file.dialect == Dialect::Unknown && self.file.lines_read > 0 {
-            self.file.warnings.push(format!(
+        if file.dialect == Dialect::Unknown && file.lines_read > 0 {
+            file.warnings.push(format!(
                 "{}: no pluto, charon, whack or swanctl lines recognised",
-                self.file.name
+                file.name
             ));
         }
-        self.file
+        file
     }
 }
 

@@ -267,6 +267,14 @@ pub struct Snapped {
     pub caplen: u32,
 }
 
+/// What [`Timeline::age_out`] forgot.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Aged {
+    pub ike_messages: u64,
+    pub esp_packets: u64,
+    pub icmp: u64,
+}
+
 /// A stretch without packets this long is kept as a gap (seconds).
 pub const GAP_MIN: f64 = 1.0;
 /// Gaps kept per capture (the longest).
@@ -417,6 +425,37 @@ impl Timeline {
             limits,
             ..Default::default()
         }
+    }
+
+    /// Forgets what happened before `t` (seconds), so a capture watched for days stays small
+    /// and its verdict is about now; what went is counted in the returned [`Aged`]. ESP flows
+    /// and plain flows go when their last packet is older.
+    pub fn age_out(&mut self, t: f64) -> Aged {
+        let mut aged = Aged::default();
+        let n = self.ike.len();
+        self.ike.retain(|m| m.time >= t);
+        aged.ike_messages = (n - self.ike.len()) as u64;
+        if aged.ike_messages > 0 {
+            // The fragment pool points at records by index; a set in progress starts again.
+            self.ike_frags = None;
+            self.digests.clear();
+            for m in &self.ike {
+                *self.digests.entry(m.digest).or_insert(0) += 1;
+            }
+        }
+        let esp_packets: u64 = self.esp.iter().filter(|f| f.last_time < t).map(|f| f.packets).sum();
+        aged.esp_packets = esp_packets;
+        self.esp.retain(|f| f.last_time >= t);
+        self.esp_index = self.esp.iter().enumerate().map(|(i, f)| (f.key, i)).collect();
+        let n = self.icmp.len();
+        self.icmp.retain(|r| r.time >= t);
+        aged.icmp = (n - self.icmp.len()) as u64;
+        self.frags.retain(|d| d.pieces.iter().any(|p| p.time >= t));
+        self.frag_index = self.frags.iter().enumerate().map(|(i, d)| (d.key, i)).collect();
+        self.plain.retain(|f| f.last_time >= t);
+        self.plain_index = self.plain.iter().enumerate().map(|(i, f)| (f.key, i)).collect();
+        self.gaps.retain(|g| g.1 >= t);
+        aged
     }
 
     fn lim(&self) -> Limits {

@@ -1,0 +1,1159 @@
+//! One live session (`capture` or `watch`): probe each gateway, snapshot its state, start its
+//! tcpdump and log follower, bring the tunnel up, feed everything that arrives to the engine,
+//! show it, stop, snapshot again, write the bundle and report.
+//!
+//! Every command on a gateway runs on a leash ([`scripts::LEASH`]): it stops when we close its
+//! standard input, so a Ctrl-C, a timeout or our own death leave nothing running there.
+
+use super::bundle::{Bundle, FileEntry, GatewayEntry, Manifest, PcapWriter};
+use super::engine::{Engine, Hop, Verdict};
+use super::gateway::{self, Daemon, LogSource, Probe};
+use super::scripts;
+use super::target::{shell_line, Target};
+use crate::inputs::Limits;
+use crate::source::{CaptureReader, Frame, Timestamp};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ExitStatus};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+/// One gateway as the user named it.
+#[derive(Debug, Clone)]
+pub struct GwPlan {
+    pub name: String,
+    pub target: Target,
+    pub iface: Option<String>,
+    pub log: Option<LogSource>,
+}
+
+/// Everything the command line asked for, checked.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub gateways: Vec<GwPlan>,
+    /// Connection to bring up on the first gateway.
+    pub up: Option<String>,
+    /// Test traffic from the first gateway's protected side: source, destination.
+    pub ping: Option<(IpAddr, IpAddr)>,
+    pub inner: Vec<String>,
+    pub duration: Option<f64>,
+    pub until_verdict: bool,
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    pub keys: bool,
+    /// `watch`: no end but the duration or Ctrl-C, verdict changes printed, old exchanges aged.
+    pub watch: bool,
+    pub command_line: Vec<String>,
+    pub limits: Limits,
+}
+
+/// A verdict that stayed this long, with the up command and pings done and IKE quiet, is
+/// settled (`--until-verdict`).
+const SETTLE: Duration = Duration::from_secs(5);
+/// A problem verdict that stayed this long is settled even while the up command still waits.
+const SETTLE_PROBLEM: Duration = Duration::from_secs(20);
+/// `watch` keeps this much history for its verdict.
+const WATCH_WINDOW: f64 = 600.0;
+/// A message that has not arrived after this long is shown as not arrived.
+const ARRIVAL_WAIT: f64 = 2.0;
+
+/// What each gateway runs, for `--dry-run`: the fixed command lines, with what only the probe
+/// can tell (the daemon, its log) left as placeholders.
+pub fn dry_run(plan: &Plan) -> String {
+    let mut out = String::new();
+    for (i, g) in plan.gateways.iter().enumerate() {
+        let show = |argv: Vec<String>| shell_line(&g.target.words(&argv));
+        let leashed = |argv: Vec<String>| show(scripts::argv(scripts::LEASH, &argv));
+        out += &format!("# {} ({})\n", g.name, g.target.describe());
+        out += &format!(
+            "probe:   {}\n",
+            show(scripts::argv(scripts::PROBE, &[g.iface.clone().unwrap_or_default()]))
+        );
+        out += &format!(
+            "state:   {}\n",
+            show(scripts::argv(scripts::STATE, &[keys_arg(plan.keys), "DAEMON".into()]))
+        );
+        let filter = gateway::capture_filter(&plan.inner, None);
+        let iface = g.iface.clone().unwrap_or_else(|| "any".into());
+        out += &format!("capture: {}\n", leashed(gateway::tcpdump_argv(&iface, &filter, true)));
+        out += "         (over ssh, the filter also leaves out the ssh connection itself)\n";
+        let log = g.log.clone().unwrap_or(LogSource::File("LOGFILE".into()));
+        out += &format!("log:     {}\n", leashed(log.follow_argv()));
+        if g.log.is_none() {
+            out += "         (LOGFILE: found by the probe: pluto's --logfile or ipsec.conf logfile=, charon's filelog, the unit's journal, or syslog)\n";
+        }
+        if i == 0 {
+            if let Some(c) = &plan.up {
+                out += &format!(
+                    "up:      {}   (or: ipsec up {c} / swanctl --initiate --child {c}, by daemon)\n",
+                    leashed(vec!["ipsec".into(), "auto".into(), "--up".into(), c.clone()])
+                );
+            }
+            if let Some((s, d)) = plan.ping {
+                out += &format!("ping:    {}\n", leashed(ping_argv(s, d)));
+            }
+        }
+    }
+    out
+}
+
+fn keys_arg(keys: bool) -> String {
+    if keys { "keys" } else { "nokeys" }.into()
+}
+
+fn ping_argv(src: IpAddr, dst: IpAddr) -> Vec<String> {
+    [
+        "ping",
+        "-c",
+        "5",
+        "-i",
+        "0.5",
+        "-W",
+        "2",
+        "-I",
+        &src.to_string(),
+        &dst.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// What the reader threads send.
+enum Msg {
+    Frame {
+        cap: usize,
+        ts: Timestamp,
+        linktype: u32,
+        wire_len: u32,
+        data: Vec<u8>,
+    },
+    Line {
+        stream: usize,
+        line: Vec<u8>,
+    },
+    /// A stream's standard output ended.
+    Ended {
+        stream: usize,
+        error: Option<String>,
+    },
+    Stderr {
+        stream: usize,
+        line: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Capture(usize),
+    Log(usize),
+    Up(usize),
+    Ping,
+}
+
+/// A command running on a gateway.
+struct Stream {
+    gw: usize,
+    kind: Kind,
+    label: String,
+    argv: Vec<String>,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    threads: Vec<JoinHandle<()>>,
+    ended: bool,
+    status: Option<ExitStatus>,
+    stderr: Vec<String>,
+    /// The file its lines go to (logs, up and ping output).
+    file: Option<std::fs::File>,
+    ready: bool,
+    restarts: u32,
+    started: Instant,
+}
+
+impl Stream {
+    fn new(gw: usize, kind: Kind, label: String, argv: Vec<String>, file: Option<std::fs::File>) -> Stream {
+        Stream {
+            gw,
+            kind,
+            label,
+            argv,
+            child: None,
+            stdin: None,
+            threads: Vec::new(),
+            ended: false,
+            status: None,
+            stderr: Vec::new(),
+            file,
+            ready: false,
+            restarts: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn spawn(&mut self, idx: usize, target: &Target, tx: &Sender<Msg>) -> Result<(), String> {
+        let argv = scripts::argv(scripts::LEASH, &self.argv);
+        let mut child = target
+            .command(&argv)
+            .spawn()
+            .map_err(|e| format!("{}: cannot run {}: {e}", self.label, target.words(&argv)[0]))?;
+        self.stdin = child.stdin.take();
+        let out = child.stdout.take().expect("piped");
+        let err = child.stderr.take().expect("piped");
+        let t = tx.clone();
+        self.threads.push(std::thread::spawn(move || {
+            let mut r = BufReader::new(err);
+            let mut line = Vec::new();
+            while r.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                line.clear();
+                if t.send(Msg::Stderr {
+                    stream: idx,
+                    line: text,
+                })
+                .is_err()
+                {
+                    break;
+                }
+            }
+        }));
+        let t = tx.clone();
+        let kind = self.kind;
+        self.threads.push(std::thread::spawn(move || match kind {
+            Kind::Capture(cap) => read_capture(out, cap, idx, &t),
+            _ => read_lines(out, idx, &t),
+        }));
+        self.child = Some(child);
+        self.ended = false;
+        self.ready = !matches!(kind, Kind::Capture(_));
+        self.started = Instant::now();
+        Ok(())
+    }
+
+    /// Closes its standard input: the leash stops the command on the gateway.
+    fn stop(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits for the local process; past `limit`, kills its process group (the leash on the
+    /// gateway still sees its input close).
+    fn reap(&mut self, limit: Duration) {
+        let Some(child) = self.child.as_mut() else { return };
+        let t0 = Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(st)) => {
+                    self.status = Some(st);
+                    break;
+                }
+                Ok(None) if t0.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
+                _ => {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-KILL", "--", &format!("-{}", child.id())])
+                        .stderr(std::process::Stdio::null())
+                        .status();
+                    let _ = child.kill();
+                    self.status = child.wait().ok();
+                    break;
+                }
+            }
+        }
+        self.child = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read_capture(out: impl Read, cap: usize, stream: usize, tx: &Sender<Msg>) {
+    let mut r = match CaptureReader::new(out) {
+        Ok(r) => r,
+        Err(e) => {
+            // No header at all: tcpdump never started (its message is on standard error).
+            let error =
+                (!matches!(e, crate::source::SourceError::NotACapture { magic: [0, 0, 0, 0] })).then(|| e.to_string());
+            let _ = tx.send(Msg::Ended { stream, error });
+            return;
+        }
+    };
+    let mut error = None;
+    while let Some(f) = r.next_frame() {
+        match f {
+            Ok(f) => {
+                let m = Msg::Frame {
+                    cap,
+                    ts: f.ts,
+                    linktype: f.linktype,
+                    wire_len: f.wire_len,
+                    data: f.data.to_vec(),
+                };
+                if tx.send(m).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let _ = tx.send(Msg::Ended { stream, error });
+}
+
+fn read_lines(out: impl Read, stream: usize, tx: &Sender<Msg>) {
+    let mut r = BufReader::new(out);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                if tx
+                    .send(Msg::Line {
+                        stream,
+                        line: line.clone(),
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = tx.send(Msg::Ended { stream, error: None });
+}
+
+/// A gateway during the session.
+struct Gw {
+    plan: GwPlan,
+    probe: Option<Probe>,
+    clock: Option<(f64, f64)>,
+    log: Option<LogSource>,
+    filter: Option<String>,
+    pcap: Option<PcapWriter>,
+    packets: u64,
+    log_lines: u64,
+    /// Why this gateway gives less than it should.
+    problems: Vec<String>,
+}
+
+impl Gw {
+    fn daemon(&self) -> Option<Daemon> {
+        self.probe.as_ref().and_then(|p| p.daemon())
+    }
+}
+
+/// Runs `argv` on the gateway to the end (at most `limit`): standard output, standard error,
+/// exit status.
+fn run_once(target: &Target, argv: &[String], limit: Duration) -> Result<(String, String, ExitStatus), String> {
+    let mut child = target
+        .command(argv)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", target.words(argv)[0]))?;
+    drop(child.stdin.take());
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let eh = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let oh = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let t0 = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if t0.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no answer within {} s", limit.as_secs()));
+            }
+        }
+    };
+    let o = String::from_utf8_lossy(&oh.join().unwrap_or_default()).into_owned();
+    let e = String::from_utf8_lossy(&eh.join().unwrap_or_default()).into_owned();
+    Ok((o, e, status))
+}
+
+fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn rfc3339(t: f64) -> String {
+    jiff::Timestamp::from_microsecond((t * 1e6) as i64)
+        .map(|t| t.round(jiff::Unit::Millisecond).unwrap_or(t).to_string())
+        .unwrap_or_default()
+}
+
+/// What probing a gateway found: what it has, its clock against ours (offset, uncertainty),
+/// its daemon's log.
+type Probed = (Probe, (f64, f64), Option<LogSource>);
+
+/// Probes a gateway.
+fn probe(g: &GwPlan) -> Result<Probed, String> {
+    let argv = scripts::argv(scripts::PROBE, &[g.iface.clone().unwrap_or_default()]);
+    let t0 = epoch_now();
+    let (out, err, st) = run_once(&g.target, &argv, Duration::from_secs(30))?;
+    let t1 = epoch_now();
+    if !st.success() || !out.contains("date=") {
+        let why = err.trim().lines().last().unwrap_or("").to_string();
+        let why = if why.is_empty() {
+            format!("exit status {st}")
+        } else {
+            why
+        };
+        return Err(format!("cannot run commands there: {why}"));
+    }
+    let p = Probe::parse(&out);
+    let clock = (p.date.map_or(0.0, |d| d - (t0 + t1) / 2.0), (t1 - t0) / 2.0);
+    let log = match (&g.log, p.daemon().or(p.installed())) {
+        (Some(l), _) => Some(l.clone()),
+        (None, Some(Daemon::Charon)) => {
+            let argv = scripts::argv(scripts::CHARON_FILELOGS, &p.charon_configs());
+            let paths: Vec<String> = run_once(&g.target, &argv, Duration::from_secs(20))
+                .map(|(o, _, _)| {
+                    o.lines()
+                        .filter_map(|l| l.strip_prefix("path="))
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            p.log_source(&paths)
+        }
+        (None, _) => p.log_source(&[]),
+    };
+    Ok((p, clock, log))
+}
+
+/// Runs the session; the exit status is the report's (0 healthy, 1 problem, 2 unusable).
+pub fn run(plan: Plan) -> u8 {
+    let interrupts = Arc::new(AtomicU32::new(0));
+    {
+        let i = interrupts.clone();
+        if let Err(e) = ctrlc::set_handler(move || {
+            i.fetch_add(1, Ordering::SeqCst);
+        }) {
+            eprintln!("ipsec-doctor: cannot catch Ctrl-C ({e}); stop with --duration");
+        }
+    }
+    let started = epoch_now();
+    let t0 = Instant::now();
+    let bundle = match (&plan.out, plan.watch) {
+        (Some(d), _) => Some(d.clone()),
+        (None, false) => Some(PathBuf::from(format!(
+            "ipsec-doctor-{}",
+            jiff::Zoned::now().strftime("%Y%m%d-%H%M%S")
+        ))),
+        (None, true) => None,
+    };
+    let bundle = match bundle.map(|d| Bundle::create(&d).map_err(|e| format!("{}: {e}", d.display()))) {
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) => {
+            eprintln!("ipsec-doctor: cannot create the bundle folder {e}");
+            return 2;
+        }
+        None => None,
+    };
+    let say = |s: &str| eprintln!("ipsec-doctor: {s}");
+    let mut problems: Vec<String> = Vec::new();
+    let mut files: Vec<FileEntry> = Vec::new();
+
+    // Probe every gateway at once (ssh connections take their time).
+    let probes: Vec<_> = plan
+        .gateways
+        .iter()
+        .map(|g| {
+            let g = g.clone();
+            std::thread::spawn(move || probe(&g))
+        })
+        .collect();
+    let mut gws: Vec<Gw> = Vec::new();
+    for (g, h) in plan.gateways.iter().zip(probes) {
+        let mut gw = Gw {
+            plan: g.clone(),
+            probe: None,
+            clock: None,
+            log: None,
+            filter: None,
+            pcap: None,
+            packets: 0,
+            log_lines: 0,
+            problems: Vec::new(),
+        };
+        match h.join().unwrap_or_else(|_| Err("the probe failed".into())) {
+            Err(e) => gw.problems.push(format!("{} ({}): {e}", g.name, g.target.describe())),
+            Ok((p, clock, log)) => {
+                if p.tcpdump.is_none() {
+                    gw.problems.push(format!(
+                        "{}: tcpdump is not installed there (no packets from it)",
+                        g.name
+                    ));
+                }
+                if let Some(why) = p.iface_problem() {
+                    gw.problems
+                        .push(format!("{}: {}: {why}", g.name, g.iface.as_deref().unwrap_or("")));
+                }
+                if p.daemon().is_none() {
+                    gw.problems.push(format!(
+                        "{}: no IKE daemon (pluto or charon) runs there{}",
+                        g.name,
+                        p.installed().map_or(String::new(), |d| format!(
+                            " ({} is installed but not running)",
+                            d.name()
+                        ))
+                    ));
+                } else if log.is_none() {
+                    gw.problems.push(format!(
+                        "{}: cannot tell where {} logs; name it with --log {}=PATH (or journal:UNIT)",
+                        g.name,
+                        p.daemon().map_or("the daemon", Daemon::name),
+                        g.name
+                    ));
+                }
+                gw.filter = Some(gateway::capture_filter(&plan.inner, p.ssh_client));
+                gw.clock = Some(clock);
+                gw.log = log;
+                gw.probe = Some(p);
+            }
+        }
+        for p in &gw.problems {
+            say(p);
+        }
+        gws.push(gw);
+    }
+    if gws.iter().all(|g| g.probe.is_none()) {
+        say("no gateway could be reached: nothing to capture");
+        problems.extend(gws.iter().flat_map(|g| g.problems.clone()));
+        if let Some(b) = &bundle {
+            let _ = b.write_manifest(&manifest(&plan, &gws, started, "unreachable", None, files, problems));
+        }
+        return 2;
+    }
+
+    // State at the start.
+    if let Some(b) = &bundle {
+        snapshot(&plan, &gws, b, "start", &mut files);
+    }
+
+    // Start the captures and log followers.
+    let (tx, rx) = channel::<Msg>();
+    let mut engine = Engine::new(plan.limits);
+    let mut streams: Vec<Stream> = Vec::new();
+    let year = jiff::Zoned::now().year() as i32;
+    for (i, g) in gws.iter_mut().enumerate() {
+        let Some(p) = &g.probe else { continue };
+        let name = &g.plan.name;
+        let file_name = |f: &str| match &bundle {
+            Some(b) => b.path(f).display().to_string(),
+            None => f.to_string(),
+        };
+        if p.tcpdump.is_some() && p.iface_problem().is_none() {
+            let cap_name = format!("{name}.pcap");
+            let cap = engine.add_capture(name, &file_name(&cap_name));
+            if let Some(b) = &bundle {
+                match b.file(&cap_name) {
+                    Ok(f) => g.pcap = Some(PcapWriter::new(f)),
+                    Err(e) => say(&format!("{}: {e}", b.path(&cap_name).display())),
+                }
+                files.push(FileEntry {
+                    name: cap_name.clone(),
+                    gateway: name.clone(),
+                    role: "capture",
+                });
+            }
+            let iface = g.plan.iface.clone().unwrap_or_else(|| "any".into());
+            let argv = gateway::tcpdump_argv(&iface, g.filter.as_deref().unwrap_or(""), p.tcpdump_user);
+            streams.push(Stream::new(
+                i,
+                Kind::Capture(cap),
+                format!("{name}: tcpdump"),
+                argv,
+                None,
+            ));
+        }
+        if let Some(log) = &g.log {
+            let daemon = p.daemon().or(p.installed()).map_or("ike", Daemon::name);
+            let log_name = format!("{name}-{daemon}.log");
+            let idx = engine.add_log(name, &file_name(&log_name), year);
+            let file = bundle.as_ref().and_then(|b| b.file(&log_name).ok());
+            if bundle.is_some() {
+                files.push(FileEntry {
+                    name: log_name,
+                    gateway: name.clone(),
+                    role: "log",
+                });
+            }
+            streams.push(Stream::new(
+                i,
+                Kind::Log(idx),
+                format!("{name}: log {}", log.describe()),
+                log.follow_argv(),
+                file,
+            ));
+        }
+    }
+    for (idx, s) in streams.iter_mut().enumerate() {
+        if let Err(e) = s.spawn(idx, &gws[s.gw].plan.target, &tx) {
+            say(&e);
+            gws[s.gw].problems.push(e);
+            s.ended = true;
+        }
+    }
+    // Bring the tunnel up only once every tcpdump listens (it says so on standard error).
+    let ready_by = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < ready_by && streams.iter().any(|s| !s.ready && !s.ended) {
+        if let Ok(m) = rx.recv_timeout(Duration::from_millis(100)) {
+            handle(m, &mut streams, &mut gws, &mut engine, &say);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300)); // tail -F has no ready line
+
+    let mut up_pending = plan.up.clone();
+    let mut ping_pending = plan.ping;
+    let view = View::new(plan.watch, plan.json);
+    let mut last_verdict: Option<Verdict> = None;
+    let mut verdict_since = Instant::now();
+    let mut last_eval = Instant::now() - Duration::from_secs(2);
+    let mut last_age = Instant::now();
+    let mut shown: Vec<(String, u64, u32)> = Vec::new();
+    let mut dirty = true;
+    let stopped_by;
+    loop {
+        // Start the next piece of work on the first gateway when the one before is done.
+        if let Some(conn) = up_pending.take() {
+            let g = &gws[0];
+            match g.probe.as_ref().and_then(|p| p.up_argv(&conn)) {
+                Some(argv) => {
+                    let up_name = format!("{}-up.txt", g.plan.name);
+                    let file_name = bundle
+                        .as_ref()
+                        .map_or(up_name.clone(), |b| b.path(&up_name).display().to_string());
+                    let idx = engine.add_log(&g.plan.name, &file_name, year);
+                    let file = bundle.as_ref().and_then(|b| b.file(&up_name).ok());
+                    if bundle.is_some() {
+                        files.push(FileEntry {
+                            name: up_name,
+                            gateway: g.plan.name.clone(),
+                            role: "up-output",
+                        });
+                    }
+                    view.note(&format!("{}: {}", g.plan.name, shell_line(&argv)));
+                    let mut s = Stream::new(
+                        0,
+                        Kind::Up(idx),
+                        format!("{}: {}", g.plan.name, argv.join(" ")),
+                        argv,
+                        file,
+                    );
+                    let n = streams.len();
+                    match s.spawn(n, &g.plan.target, &tx) {
+                        Ok(()) => streams.push(s),
+                        Err(e) => say(&e),
+                    }
+                }
+                None => {
+                    let e = format!("{}: --up {conn}: no IKE daemon found there to bring it up", g.plan.name);
+                    say(&e);
+                    problems.push(e);
+                }
+            }
+        }
+        let up_running = streams.iter().any(|s| matches!(s.kind, Kind::Up(_)) && !s.ended);
+        if !up_running && ping_pending.is_some() && gws[0].probe.is_some() {
+            let (src, dst) = ping_pending.take().expect("checked");
+            let argv = ping_argv(src, dst);
+            let g = &gws[0];
+            let ping_name = format!("{}-ping.txt", g.plan.name);
+            let file = bundle.as_ref().and_then(|b| b.file(&ping_name).ok());
+            if bundle.is_some() {
+                files.push(FileEntry {
+                    name: ping_name,
+                    gateway: g.plan.name.clone(),
+                    role: "ping-output",
+                });
+            }
+            view.note(&format!("{}: {}", g.plan.name, shell_line(&argv)));
+            let mut s = Stream::new(0, Kind::Ping, format!("{}: ping", g.plan.name), argv, file);
+            let n = streams.len();
+            match s.spawn(n, &g.plan.target, &tx) {
+                Ok(()) => streams.push(s),
+                Err(e) => say(&e),
+            }
+        }
+
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(m) => {
+                dirty = true;
+                handle(m, &mut streams, &mut gws, &mut engine, &say);
+                // Take what is queued before looking at the verdict.
+                while let Ok(m) = rx.try_recv() {
+                    handle(m, &mut streams, &mut gws, &mut engine, &say);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {}
+        }
+        // watch: a stream that ended is started again (a restarted daemon, a dropped link).
+        if plan.watch {
+            for (idx, s) in streams.iter_mut().enumerate() {
+                let again = matches!(s.kind, Kind::Capture(_) | Kind::Log(_))
+                    && s.ended
+                    && s.child.is_some()
+                    && s.started.elapsed() > Duration::from_secs(5)
+                    && s.restarts < 1000;
+                if again {
+                    s.reap(Duration::from_secs(2));
+                    s.restarts += 1;
+                    view.note(&format!("{} ended; starting it again", s.label));
+                    if let Err(e) = s.spawn(idx, &gws[s.gw].plan.target, &tx) {
+                        say(&e);
+                    }
+                }
+            }
+            if last_age.elapsed() > Duration::from_secs(60) {
+                engine.age_out(epoch_now() - WATCH_WINDOW);
+                last_age = Instant::now();
+            }
+        }
+        if dirty && last_eval.elapsed() >= Duration::from_secs(1) {
+            last_eval = Instant::now();
+            dirty = false;
+            if let Some((v, hops)) = engine.verdict() {
+                let now_capture = engine_time(&hops);
+                for h in &hops {
+                    let settled = h.arrived || now_capture.is_some_and(|t| t - h.time > ARRIVAL_WAIT) || !h.sent;
+                    if settled && !shown.contains(&h.key) {
+                        view.hop(h, started);
+                        shown.push(h.key.clone());
+                    }
+                }
+                if last_verdict.as_ref().map(|l| l.cause) != Some(v.cause) {
+                    view.verdict(&v, t0.elapsed());
+                    verdict_since = Instant::now();
+                }
+                last_verdict = Some(v);
+            }
+            if shown.len() > 100_000 {
+                shown.drain(..50_000);
+            }
+        }
+        view.status(t0.elapsed(), last_verdict.as_ref());
+
+        let n = interrupts.load(Ordering::SeqCst);
+        if n > 0 {
+            stopped_by = "interrupted";
+            break;
+        }
+        if plan.duration.is_some_and(|d| t0.elapsed().as_secs_f64() >= d) {
+            stopped_by = "duration";
+            break;
+        }
+        let captures_alive = streams.iter().any(|s| matches!(s.kind, Kind::Capture(_)) && !s.ended);
+        let has_capture = streams.iter().any(|s| matches!(s.kind, Kind::Capture(_)));
+        if has_capture && !captures_alive && !plan.watch {
+            say("every capture ended");
+            stopped_by = "captures-ended";
+            break;
+        }
+        if plan.until_verdict {
+            let busy = up_pending.is_some()
+                || ping_pending.is_some()
+                || streams
+                    .iter()
+                    .any(|s| matches!(s.kind, Kind::Up(_) | Kind::Ping) && !s.ended);
+            let stable = verdict_since.elapsed();
+            let settled = match &last_verdict {
+                Some(v) if v.cause != crate::diagnose::Cause::Inconclusive || !busy => {
+                    (!busy && stable >= SETTLE) || (v.status == 1 && stable >= SETTLE_PROBLEM)
+                }
+                _ => false,
+            };
+            if settled && last_eval.elapsed() < Duration::from_secs(1) && !dirty {
+                stopped_by = "verdict";
+                break;
+            }
+        }
+    }
+    view.clear();
+
+    // Stop: captures and the work on the first gateway, then (a moment later, for their last
+    // lines) the log followers.
+    let hard = interrupts.load(Ordering::SeqCst) > 1;
+    for s in streams.iter_mut().filter(|s| !matches!(s.kind, Kind::Log(_))) {
+        s.stop();
+    }
+    let drain_until = Instant::now() + Duration::from_millis(if hard { 100 } else { 1500 });
+    while Instant::now() < drain_until {
+        if let Ok(m) = rx.recv_timeout(Duration::from_millis(50)) {
+            handle(m, &mut streams, &mut gws, &mut engine, &say);
+        }
+    }
+    for s in streams.iter_mut() {
+        s.stop();
+    }
+    let limit = Duration::from_secs(if hard { 1 } else { 8 });
+    for s in streams.iter_mut() {
+        s.reap(limit);
+    }
+    drop(tx);
+    while let Ok(m) = rx.try_recv() {
+        handle(m, &mut streams, &mut gws, &mut engine, &say);
+    }
+    for s in &streams {
+        if let Kind::Up(_) = s.kind {
+            if s.status.is_some_and(|st| !st.success()) && s.ended {
+                let last = s.stderr.last().cloned().unwrap_or_default();
+                let e = format!(
+                    "{} ended with {}{}",
+                    s.label,
+                    s.status.map_or(String::new(), |st| st.to_string()),
+                    if last.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {last}")
+                    }
+                );
+                say(&e);
+                problems.push(e);
+            }
+        }
+    }
+    for g in &mut gws {
+        if let Some(w) = g.pcap.as_mut() {
+            if let Err(e) = w.flush() {
+                say(&format!("{}: writing the capture: {e}", g.plan.name));
+            }
+        }
+    }
+
+    // State at the end, the manifest, the report.
+    if let Some(b) = &bundle {
+        if !hard {
+            snapshot(&plan, &gws, b, "end", &mut files);
+        }
+    }
+    let live = engine.verdict().map(|(v, _)| v);
+    problems.extend(gws.iter().flat_map(|g| g.problems.clone()));
+    match bundle {
+        Some(b) => {
+            let m = manifest(&plan, &gws, started, stopped_by, live.as_ref(), files, problems);
+            if let Err(e) = b.write_manifest(&m) {
+                say(&format!("{}: {e}", b.path(super::bundle::MANIFEST).display()));
+            }
+            say(&format!(
+                "bundle written to {} (read it again with: ipsec-doctor diagnose {})",
+                b.dir.display(),
+                b.dir.display()
+            ));
+            let inp = crate::inputs::load(std::slice::from_ref(&b.dir), &[], plan.limits);
+            let (out, code) = crate::cmd::diagnose::report_on(inp, plan.json, std::io::stdout().is_terminal(), false);
+            if !(plan.watch && plan.json) {
+                print!("{out}");
+            }
+            code
+        }
+        None => {
+            let inp = std::mem::take(engine.inputs_mut());
+            let (out, code) = crate::cmd::diagnose::report_on(inp, false, std::io::stdout().is_terminal(), false);
+            if !plan.json {
+                print!("{out}");
+            }
+            code
+        }
+    }
+}
+
+/// The latest capture time among the hops (the live view's "now" on the capture clock).
+fn engine_time(hops: &[Hop]) -> Option<f64> {
+    hops.iter()
+        .map(|h| h.time)
+        .fold(None, |a, t| Some(a.map_or(t, |a: f64| a.max(t))))
+}
+
+fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, say: &dyn Fn(&str)) {
+    match m {
+        Msg::Frame {
+            cap,
+            ts,
+            linktype,
+            wire_len,
+            data,
+        } => {
+            let f = Frame {
+                ts,
+                linktype,
+                wire_len,
+                data: &data,
+                offset: 0,
+            };
+            if let Some(s) = streams.iter().find(|s| s.kind == Kind::Capture(cap)) {
+                let g = &mut gws[s.gw];
+                g.packets += 1;
+                if let Some(w) = g.pcap.as_mut() {
+                    let _ = w.write(&f);
+                }
+            }
+            engine.frame(cap, &f);
+        }
+        Msg::Line { stream, line } => {
+            let s = &mut streams[stream];
+            if let Some(f) = s.file.as_mut() {
+                let _ = f.write_all(&line).and_then(|_| f.write_all(b"\n"));
+            }
+            match s.kind {
+                Kind::Log(i) | Kind::Up(i) => {
+                    gws[s.gw].log_lines += 1;
+                    engine.line(i, &line);
+                }
+                _ => {}
+            }
+        }
+        Msg::Stderr { stream, line } => {
+            let s = &mut streams[stream];
+            if let Kind::Capture(_) = s.kind {
+                // tcpdump says when it listens; anything else from it is a problem.
+                if line.contains("listening on") {
+                    s.ready = true;
+                    return;
+                }
+                if line.contains("packets captured")
+                    || line.contains("packets received by filter")
+                    || line.contains("packets dropped by kernel")
+                {
+                    return;
+                }
+            }
+            if let Kind::Up(i) = s.kind {
+                // The up command's own words: part of its output.
+                if let Some(f) = s.file.as_mut() {
+                    let _ = f.write_all(line.as_bytes()).and_then(|_| f.write_all(b"\n"));
+                }
+                engine.line(i, line.as_bytes());
+                s.stderr.push(line);
+                return;
+            }
+            if matches!(s.kind, Kind::Ping) {
+                if let Some(f) = s.file.as_mut() {
+                    let _ = f.write_all(line.as_bytes()).and_then(|_| f.write_all(b"\n"));
+                }
+                return;
+            }
+            let msg = format!("{}: {line}", s.label);
+            say(&msg);
+            if s.stderr.len() < 20 {
+                gws[s.gw].problems.push(msg);
+            }
+            s.stderr.push(line);
+        }
+        Msg::Ended { stream, error } => {
+            let s = &mut streams[stream];
+            s.ended = true;
+            s.ready = true;
+            if let Some(e) = error {
+                let msg = format!("{}: the stream broke: {e}", s.label);
+                say(&msg);
+                if let Kind::Capture(c) = s.kind {
+                    engine.capture_error(c, &e);
+                }
+            }
+        }
+    }
+}
+
+/// Runs the state script on every reachable gateway, into `NAME-state-WHEN.txt`.
+fn snapshot(plan: &Plan, gws: &[Gw], b: &Bundle, when: &str, files: &mut Vec<FileEntry>) {
+    let handles: Vec<_> = gws
+        .iter()
+        .filter(|g| g.probe.is_some())
+        .map(|g| {
+            let daemon = g
+                .daemon()
+                .or(g.probe.as_ref().and_then(|p| p.installed()))
+                .map_or("none", Daemon::name);
+            let argv = scripts::argv(scripts::STATE, &[keys_arg(plan.keys), daemon.into()]);
+            let target = g.plan.target.clone();
+            let name = g.plan.name.clone();
+            std::thread::spawn(move || (name, run_once(&target, &argv, Duration::from_secs(30))))
+        })
+        .collect();
+    for h in handles {
+        let Ok((name, r)) = h.join() else { continue };
+        let file = format!("{name}-state-{when}.txt");
+        let text = match r {
+            Ok((o, e, _)) => o + &e,
+            Err(e) => format!("### the state could not be read: {e}\n"),
+        };
+        if b.write(&file, text.as_bytes()).is_ok() {
+            files.push(FileEntry {
+                name: file,
+                gateway: name,
+                role: "state",
+            });
+        }
+    }
+}
+
+fn manifest(
+    plan: &Plan,
+    gws: &[Gw],
+    started: f64,
+    stopped_by: &str,
+    live: Option<&Verdict>,
+    files: Vec<FileEntry>,
+    problems: Vec<String>,
+) -> Manifest {
+    Manifest {
+        format: "ipsec-doctor bundle 1",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command_line: plan.command_line.clone(),
+        started: rfc3339(started),
+        ended: rfc3339(epoch_now()),
+        stopped_by: stopped_by.to_string(),
+        gateways: gws
+            .iter()
+            .map(|g| GatewayEntry {
+                name: g.plan.name.clone(),
+                target: g.plan.target.describe(),
+                host: g.probe.as_ref().and_then(|p| p.host.clone()),
+                daemon: g.daemon().map(|d| d.name().to_string()),
+                daemon_version: g.probe.as_ref().and_then(|p| p.daemon_version()),
+                tcpdump: g.probe.as_ref().and_then(|p| p.tcpdump.clone()),
+                interface: g.plan.iface.clone().unwrap_or_else(|| "any".into()),
+                filter: g.filter.clone(),
+                log: g.log.as_ref().map(LogSource::describe),
+                utc_offset: g.probe.as_ref().and_then(|p| p.tz.clone()),
+                clock_offset_s: g.clock.map(|c| (c.0 * 1e3).round() / 1e3),
+                clock_uncertainty_s: g.clock.map(|c| (c.1 * 1e3).round() / 1e3),
+                packets: g.packets,
+                log_lines: g.log_lines,
+            })
+            .collect(),
+        files,
+        live_verdict: live.map(|v| v.cause.id().to_string()),
+        problems,
+    }
+}
+
+/// The live view on standard error: each IKE message as it goes, and the verdict as it changes
+/// (`watch --json`: verdict changes as JSON lines on standard output).
+struct View {
+    tty: bool,
+    watch: bool,
+    json: bool,
+    spin: std::cell::Cell<usize>,
+}
+
+impl View {
+    fn new(watch: bool, json: bool) -> View {
+        View {
+            tty: std::io::stderr().is_terminal(),
+            watch,
+            json,
+            spin: std::cell::Cell::new(0),
+        }
+    }
+
+    fn line(&self, s: &str) {
+        let mut e = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(e, "\r\x1b[K");
+        }
+        let _ = writeln!(e, "{s}");
+    }
+
+    fn note(&self, s: &str) {
+        self.line(&format!("  {s}"));
+    }
+
+    fn hop(&self, h: &Hop, started: f64) {
+        let fate = match (h.sent, h.arrived) {
+            (true, true) => format!("arrived at {}", h.to),
+            (true, false) => format!("NOT seen at {}", h.to),
+            (false, _) => format!("seen at {} only (not in {}'s capture)", h.to, h.from),
+        };
+        let again = if h.retransmission { " (retransmission)" } else { "" };
+        self.line(&format!(
+            "  {:>7.1}s  {} → {}  {:<40} {fate}",
+            (h.time - started).max(0.0),
+            h.from,
+            h.to,
+            format!("{}{again}", h.what)
+        ));
+    }
+
+    fn verdict(&self, v: &Verdict, elapsed: Duration) {
+        let situation = v.cause.situation();
+        if self.watch && self.json {
+            let j = serde_json::json!({
+                "time": rfc3339(epoch_now()),
+                "cause": v.cause.id(),
+                "situation": if situation.is_empty() { serde_json::Value::Null } else { situation.into() },
+                "summary": v.summary,
+            });
+            println!("{j}");
+            let _ = std::io::stdout().flush();
+            return;
+        }
+        let sit = if situation.is_empty() {
+            String::new()
+        } else {
+            format!(" (situation {situation})")
+        };
+        if self.watch {
+            let text = format!("{}  {}{sit}: {}", rfc3339(epoch_now()), v.cause.id(), v.summary);
+            println!("{text}");
+            let _ = std::io::stdout().flush();
+        } else {
+            self.line(&format!(
+                "  {:>7.1}s  verdict: {}{sit}: {}",
+                elapsed.as_secs_f64(),
+                v.cause.id(),
+                v.summary
+            ));
+        }
+    }
+
+    /// The spinner line with the elapsed time and the running verdict (terminals only).
+    fn status(&self, elapsed: Duration, v: Option<&Verdict>) {
+        if !self.tty {
+            return;
+        }
+        const SPIN: [char; 4] = ['|', '/', '-', '\\'];
+        let i = self.spin.get();
+        self.spin.set(i + 1);
+        let what = v.map_or("waiting for packets and log lines".to_string(), |v| {
+            format!("so far: {}", v.cause.id())
+        });
+        let mut e = std::io::stderr().lock();
+        let _ = write!(
+            e,
+            "\r\x1b[K{} {:>6.1}s  {what}  (Ctrl-C stops)",
+            SPIN[(i / 2) % 4],
+            elapsed.as_secs_f64()
+        );
+        let _ = e.flush();
+    }
+
+    fn clear(&self) {
+        if self.tty {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        }
+    }
+}
