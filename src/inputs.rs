@@ -149,15 +149,15 @@ pub fn bundle_not_logs(dir: &Path) -> Vec<PathBuf> {
     {
         return Vec::new();
     }
-    v["files"]
+    let listed = v["files"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|f| matches!(f["role"].as_str(), Some("state" | "ping-output")))
         .filter_map(|f| f["name"].as_str())
         .filter(|n| !n.contains('/'))
-        .map(|n| dir.join(n))
-        .collect()
+        .map(|n| dir.join(n));
+    std::iter::once(dir.join(BUNDLE_MANIFEST)).chain(listed).collect()
 }
 
 fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, bool)> {

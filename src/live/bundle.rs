@@ -100,8 +100,8 @@ pub struct FileEntry {
 }
 
 /// A pcap file written frame by frame (microsecond time stamps, as `tcpdump -w` writes them).
-/// The header goes out with the first frame, whose link type it takes; a capture restarted
-/// after a lost connection goes on in the same file.
+/// The header goes out once, with the stream's link type; a capture restarted after a lost
+/// connection goes on in the same file.
 pub struct PcapWriter {
     out: io::BufWriter<File>,
     linktype: Option<u32>,
@@ -115,19 +115,26 @@ impl PcapWriter {
         }
     }
 
+    /// The file header, once: a capture that saw nothing is still a capture (of nothing).
+    pub fn header(&mut self, linktype: u32) -> io::Result<()> {
+        if self.linktype.is_some() {
+            return Ok(());
+        }
+        let mut h = Vec::with_capacity(24);
+        h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&4u16.to_le_bytes());
+        h.extend_from_slice(&[0; 8]);
+        h.extend_from_slice(&262_144u32.to_le_bytes());
+        h.extend_from_slice(&linktype.to_le_bytes());
+        io::Write::write_all(&mut self.out, &h)?;
+        self.linktype = Some(linktype);
+        Ok(())
+    }
+
     pub fn write(&mut self, f: &crate::source::Frame<'_>) -> io::Result<()> {
         use io::Write;
-        if self.linktype.is_none() {
-            let mut h = Vec::with_capacity(24);
-            h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-            h.extend_from_slice(&2u16.to_le_bytes());
-            h.extend_from_slice(&4u16.to_le_bytes());
-            h.extend_from_slice(&[0; 8]);
-            h.extend_from_slice(&262_144u32.to_le_bytes());
-            h.extend_from_slice(&f.linktype.to_le_bytes());
-            self.out.write_all(&h)?;
-            self.linktype = Some(f.linktype);
-        }
+        self.header(f.linktype)?;
         let mut r = [0u8; 16];
         r[0..4].copy_from_slice(&(f.ts.sec as u32).to_le_bytes());
         r[4..8].copy_from_slice(&(f.ts.nsec / 1000).to_le_bytes());

@@ -15,7 +15,7 @@ p=$!
 { cat <&3 >/dev/null; kill -TERM "$p" 2>/dev/null; sleep 3; kill -KILL "$p" 2>/dev/null; } >/dev/null 2>&1 &
 w=$!
 exec 3<&-
-wait "$p"
+wait "$p" 2>/dev/null
 r=$?
 kill "$w" 2>/dev/null
 exit "$r""####;

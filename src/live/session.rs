@@ -56,6 +56,8 @@ pub struct Plan {
 const SETTLE: Duration = Duration::from_secs(5);
 /// A problem verdict that stayed this long is settled even while the up command still waits.
 const SETTLE_PROBLEM: Duration = Duration::from_secs(20);
+/// A verdict is shown once it held this long.
+const STEADY: Duration = Duration::from_millis(1500);
 /// `watch` keeps this much history for its verdict.
 const WATCH_WINDOW: f64 = 600.0;
 /// A message that has not arrived after this long is shown as not arrived.
@@ -135,6 +137,11 @@ enum Msg {
     Line {
         stream: usize,
         line: Vec<u8>,
+    },
+    /// A capture stream's pcap header: its link type.
+    Header {
+        cap: usize,
+        linktype: u32,
     },
     /// A stream's standard output ended.
     Ended {
@@ -279,6 +286,11 @@ fn read_capture(out: impl Read, cap: usize, stream: usize, tx: &Sender<Msg>) {
             return;
         }
     };
+    if let Some(linktype) = r.linktype() {
+        if tx.send(Msg::Header { cap, linktype }).is_err() {
+            return;
+        }
+    }
     let mut error = None;
     while let Some(f) = r.next_frame() {
         match f {
@@ -402,6 +414,24 @@ fn rfc3339(t: f64) -> String {
         .unwrap_or_default()
 }
 
+/// The gateway's clock minus ours, from `date` run there on its own (the round trip that brackets
+/// it bounds the error): the best of three tries, as NTP takes the shortest round trip.
+fn clock(target: &Target) -> Option<(f64, f64)> {
+    let argv = vec!["date".to_string(), "+%s.%N".to_string()];
+    let mut best: Option<(f64, f64)> = None;
+    for _ in 0..3 {
+        let t0 = epoch_now();
+        let (out, _, st) = run_once(target, &argv, Duration::from_secs(15)).ok()?;
+        let t1 = epoch_now();
+        let remote: f64 = out.trim().parse().ok().filter(|_| st.success())?;
+        let half = (t1 - t0) / 2.0;
+        if best.is_none_or(|b| half < b.1) {
+            best = Some((remote - (t0 + half), half));
+        }
+    }
+    best
+}
+
 /// What probing a gateway found: what it has, its clock against ours (offset, uncertainty),
 /// its daemon's log.
 type Probed = (Probe, (f64, f64), Option<LogSource>);
@@ -422,7 +452,7 @@ fn probe(g: &GwPlan) -> Result<Probed, String> {
         return Err(format!("cannot run commands there: {why}"));
     }
     let p = Probe::parse(&out);
-    let clock = (p.date.map_or(0.0, |d| d - (t0 + t1) / 2.0), (t1 - t0) / 2.0);
+    let clock = clock(&g.target).unwrap_or((p.date.map_or(0.0, |d| d - (t0 + t1) / 2.0), (t1 - t0) / 2.0));
     let log = match (&g.log, p.daemon().or(p.installed())) {
         (Some(l), _) => Some(l.clone()),
         (None, Some(Daemon::Charon)) => {
@@ -629,6 +659,7 @@ pub fn run(plan: Plan) -> u8 {
     let mut ping_pending = plan.ping;
     let view = View::new(plan.watch, plan.json);
     let mut last_verdict: Option<Verdict> = None;
+    let mut candidate: Option<(Verdict, Instant)> = None;
     let mut verdict_since = Instant::now();
     let mut last_eval = Instant::now() - Duration::from_secs(2);
     let mut last_age = Instant::now();
@@ -744,11 +775,21 @@ pub fn run(plan: Plan) -> u8 {
                         shown.push(h.key.clone());
                     }
                 }
-                if last_verdict.as_ref().map(|l| l.cause) != Some(v.cause) {
-                    view.verdict(&v, t0.elapsed());
-                    verdict_since = Instant::now();
+                // A verdict is shown once it held for STEADY: right after a request leaves,
+                // "never answered" is true for a moment.
+                match &candidate {
+                    Some((c, since)) if c.cause == v.cause => {
+                        let shown_cause = last_verdict.as_ref().map(|l| l.cause);
+                        if shown_cause != Some(v.cause) && since.elapsed() >= STEADY {
+                            view.verdict(&v, t0.elapsed());
+                            verdict_since = Instant::now();
+                        }
+                        if shown_cause == Some(v.cause) || since.elapsed() >= STEADY {
+                            last_verdict = Some(v);
+                        }
+                    }
+                    _ => candidate = Some((v, Instant::now())),
                 }
-                last_verdict = Some(v);
             }
             if shown.len() > 100_000 {
                 shown.drain(..50_000);
@@ -785,7 +826,7 @@ pub fn run(plan: Plan) -> u8 {
                 }
                 _ => false,
             };
-            if settled && last_eval.elapsed() < Duration::from_secs(1) && !dirty {
+            if settled && !dirty {
                 stopped_by = "verdict";
                 break;
             }
@@ -912,6 +953,13 @@ fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, s
             }
             engine.frame(cap, &f);
         }
+        Msg::Header { cap, linktype } => {
+            if let Some(s) = streams.iter().find(|s| s.kind == Kind::Capture(cap)) {
+                if let Some(w) = gws[s.gw].pcap.as_mut() {
+                    let _ = w.header(linktype);
+                }
+            }
+        }
         Msg::Line { stream, line } => {
             let s = &mut streams[stream];
             if let Some(f) = s.file.as_mut() {
@@ -933,10 +981,14 @@ fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, s
                     s.ready = true;
                     return;
                 }
-                if line.contains("packets captured")
-                    || line.contains("packets received by filter")
-                    || line.contains("packets dropped by kernel")
-                {
+                // tcpdump's own notes: the link type of `-i any`, the counts when it stops.
+                let notes = [
+                    "data link type",
+                    "packets captured",
+                    "packets received by",
+                    "packets dropped by",
+                ];
+                if notes.iter().any(|n| line.contains(n)) {
                     return;
                 }
             }
@@ -1099,23 +1151,20 @@ impl View {
     }
 
     fn verdict(&self, v: &Verdict, elapsed: Duration) {
-        let situation = v.cause.situation();
+        // "-" (healthy) and "?" (inconclusive) are no situation of the write-up.
+        let situation = Some(v.cause.situation()).filter(|s| !matches!(*s, "-" | "?" | ""));
         if self.watch && self.json {
             let j = serde_json::json!({
                 "time": rfc3339(epoch_now()),
                 "cause": v.cause.id(),
-                "situation": if situation.is_empty() { serde_json::Value::Null } else { situation.into() },
+                "situation": situation,
                 "summary": v.summary,
             });
             println!("{j}");
             let _ = std::io::stdout().flush();
             return;
         }
-        let sit = if situation.is_empty() {
-            String::new()
-        } else {
-            format!(" (situation {situation})")
-        };
+        let sit = situation.map_or(String::new(), |s| format!(" (situation {s})"));
         if self.watch {
             let text = format!("{}  {}{sit}: {}", rfc3339(epoch_now()), v.cause.id(), v.summary);
             println!("{text}");
