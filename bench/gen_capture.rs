@@ -163,7 +163,12 @@ fn main() {
     let tunnels = 500u64;
     let sizes = [64usize, 120, 200, 576, 1000, 1400, 1420];
     let mut seqs = vec![0u32; (tunnels * 2) as usize];
-    let (mut written, mut t_us) = (24u64, 1_700_000_000u64 * 1_000_000);
+    // GEN_START: the first packet's time (seconds since the epoch), e.g. now for a live replay.
+    let start: u64 = std::env::var("GEN_START")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_700_000_000);
+    let (mut written, mut t_us) = (24u64, start * 1_000_000);
     let mut frame = Vec::with_capacity(2048);
     let mut n = 0u64;
     while written < mb << 20 {

@@ -17,8 +17,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -125,23 +125,23 @@ fn ping_argv(src: IpAddr, dst: IpAddr) -> Vec<String> {
     .collect()
 }
 
+/// A gateway's capture file, written by whichever reader thread has its stream (a `watch`
+/// restarts them).
+type SharedPcap = Arc<Mutex<PcapWriter>>;
+
+/// Messages in flight at most: a reader that gets ahead of the engine waits (and tcpdump's
+/// kernel buffer takes the rest), so memory stays bounded.
+const QUEUE: usize = 256;
+
 /// What the reader threads send.
 enum Msg {
-    Frame {
+    Frames {
         cap: usize,
-        ts: Timestamp,
-        linktype: u32,
-        wire_len: u32,
-        data: Vec<u8>,
+        batch: Batch,
     },
     Line {
         stream: usize,
         line: Vec<u8>,
-    },
-    /// A capture stream's pcap header: its link type.
-    Header {
-        cap: usize,
-        linktype: u32,
     },
     /// A stream's standard output ended.
     Ended {
@@ -179,6 +179,8 @@ struct Stream {
     ready: bool,
     restarts: u32,
     started: Instant,
+    /// Where a capture stream's frames are written.
+    pcap: Option<SharedPcap>,
 }
 
 impl Stream {
@@ -198,10 +200,11 @@ impl Stream {
             ready: false,
             restarts: 0,
             started: Instant::now(),
+            pcap: None,
         }
     }
 
-    fn spawn(&mut self, idx: usize, target: &Target, tx: &Sender<Msg>) -> Result<(), String> {
+    fn spawn(&mut self, idx: usize, target: &Target, tx: &SyncSender<Msg>) -> Result<(), String> {
         let argv = scripts::argv(scripts::LEASH, &self.argv);
         let mut child = target
             .command(&argv)
@@ -229,8 +232,9 @@ impl Stream {
         }));
         let t = tx.clone();
         let kind = self.kind;
+        let pcap = self.pcap.clone();
         self.threads.push(std::thread::spawn(move || match kind {
-            Kind::Capture(cap) => read_capture(out, cap, idx, &t),
+            Kind::Capture(cap) => read_capture(out, cap, idx, pcap, &t),
             _ => read_lines(out, idx, &t),
         }));
         self.child = Some(child);
@@ -275,7 +279,37 @@ impl Stream {
     }
 }
 
-fn read_capture(out: impl Read, cap: usize, stream: usize, tx: &Sender<Msg>) {
+/// Frames read in one go from a capture stream: their bytes end to end, and where each is.
+struct Batch {
+    data: Vec<u8>,
+    frames: Vec<(Timestamp, u32, u32, std::ops::Range<usize>)>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            data: Vec::with_capacity(64 << 10),
+            frames: Vec::with_capacity(256),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Frame<'_>> {
+        self.frames.iter().map(|(ts, linktype, wire_len, r)| Frame {
+            ts: *ts,
+            linktype: *linktype,
+            wire_len: *wire_len,
+            data: &self.data[r.clone()],
+            offset: 0,
+        })
+    }
+}
+
+/// Frames at most per batch: the engine sees a busy stream at least this often.
+const BATCH_FRAMES: usize = 1024;
+
+/// Reads a capture stream, writes it to the bundle and hands it to the engine in batches: a
+/// batch goes when the reader would have to wait for more, so a quiet link loses no time.
+fn read_capture(out: impl Read, cap: usize, stream: usize, pcap: Option<SharedPcap>, tx: &SyncSender<Msg>) {
     let mut r = match CaptureReader::new(out) {
         Ok(r) => r,
         Err(e) => {
@@ -286,36 +320,50 @@ fn read_capture(out: impl Read, cap: usize, stream: usize, tx: &Sender<Msg>) {
             return;
         }
     };
-    if let Some(linktype) = r.linktype() {
-        if tx.send(Msg::Header { cap, linktype }).is_err() {
-            return;
+    if let (Some(linktype), Some(p)) = (r.linktype(), &pcap) {
+        if let Ok(mut w) = p.lock() {
+            let _ = w.header(linktype);
         }
     }
     let mut error = None;
-    while let Some(f) = r.next_frame() {
-        match f {
-            Ok(f) => {
-                let m = Msg::Frame {
-                    cap,
-                    ts: f.ts,
-                    linktype: f.linktype,
-                    wire_len: f.wire_len,
-                    data: f.data.to_vec(),
-                };
-                if tx.send(m).is_err() {
-                    return;
+    let mut batch = Batch::new();
+    loop {
+        let more = match r.next_frame() {
+            None => false,
+            Some(Ok(f)) => {
+                let at = batch.data.len();
+                batch.data.extend_from_slice(f.data);
+                batch.frames.push((f.ts, f.linktype, f.wire_len, at..batch.data.len()));
+                true
+            }
+            Some(Err(e)) => {
+                error = Some(e.to_string());
+                false
+            }
+        };
+        let full = batch.frames.len() >= BATCH_FRAMES || !more || r.buffered() == 0;
+        if full && !batch.frames.is_empty() {
+            if let Some(p) = &pcap {
+                if let Ok(mut w) = p.lock() {
+                    for f in batch.iter() {
+                        let _ = w.write(&f);
+                    }
+                    let _ = w.flush();
                 }
             }
-            Err(e) => {
-                error = Some(e.to_string());
-                break;
+            let b = std::mem::replace(&mut batch, Batch::new());
+            if tx.send(Msg::Frames { cap, batch: b }).is_err() {
+                return;
             }
+        }
+        if !more {
+            break;
         }
     }
     let _ = tx.send(Msg::Ended { stream, error });
 }
 
-fn read_lines(out: impl Read, stream: usize, tx: &Sender<Msg>) {
+fn read_lines(out: impl Read, stream: usize, tx: &SyncSender<Msg>) {
     let mut r = BufReader::new(out);
     let mut line = Vec::new();
     loop {
@@ -348,7 +396,7 @@ struct Gw {
     clock: Option<(f64, f64)>,
     log: Option<LogSource>,
     filter: Option<String>,
-    pcap: Option<PcapWriter>,
+    pcap: Option<SharedPcap>,
     packets: u64,
     log_lines: u64,
     /// Why this gateway gives less than it should.
@@ -583,7 +631,7 @@ pub fn run(plan: Plan) -> u8 {
     }
 
     // Start the captures and log followers.
-    let (tx, rx) = channel::<Msg>();
+    let (tx, rx) = sync_channel::<Msg>(QUEUE);
     let mut engine = Engine::new(plan.limits);
     let mut streams: Vec<Stream> = Vec::new();
     let year = jiff::Zoned::now().year() as i32;
@@ -599,7 +647,7 @@ pub fn run(plan: Plan) -> u8 {
             let cap = engine.add_capture(name, &file_name(&cap_name));
             if let Some(b) = &bundle {
                 match b.file(&cap_name) {
-                    Ok(f) => g.pcap = Some(PcapWriter::new(f)),
+                    Ok(f) => g.pcap = Some(Arc::new(Mutex::new(PcapWriter::new(f)))),
                     Err(e) => say(&format!("{}: {e}", b.path(&cap_name).display())),
                 }
                 files.push(FileEntry {
@@ -877,7 +925,7 @@ pub fn run(plan: Plan) -> u8 {
         }
     }
     for g in &mut gws {
-        if let Some(w) = g.pcap.as_mut() {
+        if let Some(Ok(mut w)) = g.pcap.as_ref().map(|p| p.lock()) {
             if let Err(e) = w.flush() {
                 say(&format!("{}: writing the capture: {e}", g.plan.name));
             }
@@ -930,34 +978,12 @@ fn engine_time(hops: &[Hop]) -> Option<f64> {
 
 fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, say: &dyn Fn(&str)) {
     match m {
-        Msg::Frame {
-            cap,
-            ts,
-            linktype,
-            wire_len,
-            data,
-        } => {
-            let f = Frame {
-                ts,
-                linktype,
-                wire_len,
-                data: &data,
-                offset: 0,
-            };
+        Msg::Frames { cap, batch } => {
             if let Some(s) = streams.iter().find(|s| s.kind == Kind::Capture(cap)) {
-                let g = &mut gws[s.gw];
-                g.packets += 1;
-                if let Some(w) = g.pcap.as_mut() {
-                    let _ = w.write(&f);
-                }
+                gws[s.gw].packets += batch.frames.len() as u64;
             }
-            engine.frame(cap, &f);
-        }
-        Msg::Header { cap, linktype } => {
-            if let Some(s) = streams.iter().find(|s| s.kind == Kind::Capture(cap)) {
-                if let Some(w) = gws[s.gw].pcap.as_mut() {
-                    let _ = w.header(linktype);
-                }
+            for f in batch.iter() {
+                engine.frame(cap, &f);
             }
         }
         Msg::Line { stream, line } => {
