@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(mode(&dir.join(MANIFEST)), 0o600);
         assert_eq!(
             crate::inputs::bundle_not_logs(&dir),
-            vec![dir.join("sg1-state-start.txt")]
+            vec![dir.join(MANIFEST), dir.join("sg1-state-start.txt")]
         );
         assert!(Bundle::create(&dir).is_err(), "a second bundle in the same folder");
         // Frames copied through the writer read back the same.
