@@ -160,6 +160,31 @@ pub fn bundle_not_logs(dir: &Path) -> Vec<PathBuf> {
     std::iter::once(dir.join(BUNDLE_MANIFEST)).chain(listed).collect()
 }
 
+/// The captures of a bundle whose manifest says until when they ran (a live capture that saw
+/// nothing at the end was still listening): (file, seconds since the epoch).
+pub fn bundle_capture_until(dir: &Path) -> Vec<(PathBuf, f64)> {
+    let Some(v) = std::fs::read_to_string(dir.join(BUNDLE_MANIFEST))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for g in v["gateways"].as_array().into_iter().flatten() {
+        let (Some(name), Some(until)) = (g["name"].as_str(), g["capture_until"].as_f64()) else {
+            continue;
+        };
+        for f in v["files"].as_array().into_iter().flatten() {
+            if f["gateway"].as_str() == Some(name) && f["role"].as_str() == Some("capture") {
+                if let Some(n) = f["name"].as_str().filter(|n| !n.contains('/')) {
+                    out.push((dir.join(n), until));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for p in paths {
@@ -224,7 +249,13 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
             }
             Ok(Kind::Log) => logs_pending.push((side, path)),
             Ok(Kind::Capture) => match read_capture(&path, limits) {
-                Ok(c) => {
+                Ok(mut c) => {
+                    if let Some(dir) = path.parent() {
+                        c.timeline.listening_until = bundle_capture_until(dir)
+                            .into_iter()
+                            .find(|(f, _)| *f == path)
+                            .map(|(_, t)| t);
+                    }
                     if let Some(t) = c.timeline.first_time {
                         if let Ok(ts) = jiff::Timestamp::from_second(t as i64) {
                             years.push(ts.to_zoned(jiff::tz::TimeZone::UTC).year() as i32);

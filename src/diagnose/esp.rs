@@ -28,6 +28,22 @@ fn flow_evidence(case: &Case<'_>, gw: Option<GwId>, f: &EspFlow, what: &str) -> 
     })
 }
 
+/// ESP of one path that arrived for a while and then stopped, while the receiver's capture went
+/// on past the packets that did not come (a path that broke during the capture, as `watch`
+/// sees it): the sequence numbers sent after the last one that arrived, and when that was (on
+/// the first gateway's clock). At least 3 packets and 2 s of them, so the last packets in
+/// flight when a capture stops do not count.
+fn stopped_arriving(case: &Case<'_>, p: &EspPath<'_>) -> Option<(u64, f64)> {
+    let (s, r, from, to) = (p.sent?, p.arrived?, p.from?, p.to?);
+    let missing = u64::from(s.seq_max.checked_sub(r.seq_max)?);
+    let sent_last = case.on_first_clock(from, s.last_time);
+    let arrived_last = case.on_first_clock(to, r.last_time);
+    let tl = case.gw(to).tl()?;
+    let listening_until = case.on_first_clock(to, tl.listening_until.or(tl.last_time)?);
+    (missing >= 3 && sent_last > arrived_last + 2.0 && listening_until > sent_last + 0.5)
+        .then_some((missing, arrived_last))
+}
+
 /// Packets of the sender's flow larger than anything that arrived (when small ones did).
 fn large_lost(p: &EspPath<'_>) -> Option<(u64, u32)> {
     let (s, r) = (p.sent?, p.arrived?);
@@ -149,8 +165,29 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
     }
     let sent: Vec<&EspPath<'_>> = esp.iter().filter(|p| p.sent.is_some()).collect();
     if two {
-        let lost: Vec<&&EspPath<'_>> = sent.iter().filter(|p| p.arrived.is_none()).collect();
-        let ok: Vec<&&EspPath<'_>> = sent.iter().filter(|p| p.arrived.is_some()).collect();
+        // Lost: never arrived, or stopped arriving while the receiver's capture went on.
+        let lost: Vec<&&EspPath<'_>> = sent
+            .iter()
+            .filter(|p| p.arrived.is_none() || stopped_arriving(case, p).is_some())
+            .collect();
+        // A direction that passes counts only if it carried traffic after another stopped.
+        let stopped_at = lost
+            .iter()
+            .filter_map(|p| stopped_arriving(case, p))
+            .map(|(_, t)| t)
+            .reduce(f64::min);
+        let ok: Vec<&&EspPath<'_>> = sent
+            .iter()
+            .filter(|p| p.arrived.is_some() && stopped_arriving(case, p).is_none())
+            .filter(|p| {
+                stopped_at.is_none_or(|t| {
+                    p.sent
+                        .zip(p.from)
+                        // (a reply to the last request that arrived leaves just after it)
+                        .is_some_and(|(s, g)| case.on_first_clock(g, s.last_time) > t + 1.0)
+                })
+            })
+            .collect();
         let dirs_lost: std::collections::BTreeSet<GwId> = lost.iter().filter_map(|p| p.from).collect();
         // Size-dependent loss: big packets lost, small ones pass.
         for p in &ok {
@@ -222,12 +259,16 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             }
             let from = l.from.map(|g| case.gw(g).name).unwrap_or("?");
             let to = l.to.map(|g| case.gw(g).name).unwrap_or("?");
-            let mut f = Finding::new(
-                Cause::EspOneWay,
-                0.85,
-                format!("ESP flows one way only: SPI 0x{:08x} leaves {from} and never arrives at {to}, while the other direction passes", s.key.spi),
-            )
-            .with(flow_evidence(case, l.from, s, "sent, never arrived"));
+            let summary = match stopped_arriving(case, l) {
+                Some((n, t)) => format!("ESP flows one way only since {}: SPI 0x{:08x} leaves {from} and stopped arriving at {to} ({n} packets sent after the last one that arrived), while the other direction passes", fmt_time(t), s.key.spi),
+                None => format!("ESP flows one way only: SPI 0x{:08x} leaves {from} and never arrives at {to}, while the other direction passes", s.key.spi),
+            };
+            let mut f = Finding::new(Cause::EspOneWay, 0.85, summary).with(flow_evidence(
+                case,
+                l.from,
+                s,
+                "sent, never arrived",
+            ));
             if let Some(o) = ok.first() {
                 if let (Some(r), Some(g)) = (o.arrived, o.to) {
                     f = f.with(flow_evidence(case, Some(g), r, "the other direction arrives"));

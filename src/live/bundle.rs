@@ -89,6 +89,9 @@ pub struct GatewayEntry {
     pub clock_uncertainty_s: Option<f64>,
     pub packets: u64,
     pub log_lines: u64,
+    /// The capture was still running at this time (seconds since the epoch, gateway clock):
+    /// silence after its last packet was seen, not missed.
+    pub capture_until: Option<f64>,
 }
 
 /// One file of the bundle and what it is: `capture`, `log`, `up-output`, `ping-output`, `state`.

@@ -91,13 +91,7 @@ impl Engine {
 
     pub fn frame(&mut self, capture: usize, f: &Frame<'_>) {
         let (name, dec) = &mut self.decoders[capture];
-        let c = self
-            .inputs
-            .sides
-            .iter_mut()
-            .flat_map(|s| s.captures.iter_mut())
-            .find(|c| c.name == *name);
-        if let Some(c) = c {
+        if let Some(c) = find(&mut self.inputs.sides, name) {
             dec.push(c, f);
         }
     }
@@ -105,14 +99,15 @@ impl Engine {
     /// The capture stream broke: what came before stays.
     pub fn capture_error(&mut self, capture: usize, why: &str) {
         let name = &self.decoders[capture].0;
-        if let Some(c) = self
-            .inputs
-            .sides
-            .iter_mut()
-            .flat_map(|s| s.captures.iter_mut())
-            .find(|c| c.name == *name)
-        {
+        if let Some(c) = find(&mut self.inputs.sides, name) {
             c.error = Some(format!("{name}: {why}"));
+        }
+    }
+
+    /// The capture is still running at `t` (seconds, on its gateway's clock).
+    pub fn listening(&mut self, capture: usize, t: f64) {
+        if let Some(c) = find(&mut self.inputs.sides, &self.decoders[capture].0) {
+            c.timeline.listening_until = Some(t);
         }
     }
 
@@ -202,6 +197,13 @@ impl Engine {
         self.sync_logs();
         &mut self.inputs
     }
+}
+
+fn find<'a>(sides: &'a mut [Side], name: &str) -> Option<&'a mut Capture> {
+    sides
+        .iter_mut()
+        .flat_map(|s| s.captures.iter_mut())
+        .find(|c| c.name == name)
 }
 
 #[cfg(test)]

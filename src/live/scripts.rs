@@ -5,14 +5,17 @@
 //! tools are needed on the gateway, next to its tcpdump and IKE daemon.
 
 /// Runs `"$@"` until our end of its standard input closes (we stop, we are killed, or the ssh
-/// connection drops), then stops it with SIGTERM (SIGKILL 3 s later). Standard input is the one
+/// connection drops), then stops it with SIGTERM (SIGKILL 3 s later, if need be; nothing of the
+/// leash outlives the command by more than a fifth of a second). Standard input is the one
 /// stop signal every transport carries: ssh, `ip netns exec`, `docker exec -i` and
 /// `kubectl exec -i` all forward its end. SIGTERM, not SIGINT: a non-interactive shell starts
 /// background commands with SIGINT ignored. tcpdump takes SIGTERM as it takes SIGINT.
 pub const LEASH: &str = r####"exec 3<&0
 "$@" </dev/null &
 p=$!
-{ cat <&3 >/dev/null; kill -TERM "$p" 2>/dev/null; sleep 3; kill -KILL "$p" 2>/dev/null; } >/dev/null 2>&1 &
+{ cat <&3 >/dev/null; kill -TERM "$p" 2>/dev/null; n=0
+  while kill -0 "$p" 2>/dev/null && [ "$n" -lt 15 ]; do sleep 0.2 2>/dev/null || sleep 1; n=$((n+1)); done
+  kill -KILL "$p" 2>/dev/null; } >/dev/null 2>&1 &
 w=$!
 exec 3<&-
 wait "$p" 2>/dev/null

@@ -401,6 +401,8 @@ struct Gw {
     log_lines: u64,
     /// Why this gateway gives less than it should.
     problems: Vec<String>,
+    /// The capture was running until then (gateway clock).
+    listening_until: Option<f64>,
 }
 
 impl Gw {
@@ -574,6 +576,7 @@ pub fn run(plan: Plan) -> u8 {
             packets: 0,
             log_lines: 0,
             problems: Vec::new(),
+            listening_until: None,
         };
         match h.join().unwrap_or_else(|_| Err("the probe failed".into())) {
             Err(e) => gw.problems.push(format!("{} ({}): {e}", g.name, g.target.describe())),
@@ -658,13 +661,9 @@ pub fn run(plan: Plan) -> u8 {
             }
             let iface = g.plan.iface.clone().unwrap_or_else(|| "any".into());
             let argv = gateway::tcpdump_argv(&iface, g.filter.as_deref().unwrap_or(""), p.tcpdump_user);
-            streams.push(Stream::new(
-                i,
-                Kind::Capture(cap),
-                format!("{name}: tcpdump"),
-                argv,
-                None,
-            ));
+            let mut s = Stream::new(i, Kind::Capture(cap), format!("{name}: tcpdump"), argv, None);
+            s.pcap = g.pcap.clone();
+            streams.push(s);
         }
         if let Some(log) = &g.log {
             let daemon = p.daemon().or(p.installed()).map_or("ike", Daemon::name);
@@ -811,9 +810,17 @@ pub fn run(plan: Plan) -> u8 {
                 last_age = Instant::now();
             }
         }
-        if dirty && last_eval.elapsed() >= Duration::from_secs(1) {
+        if last_eval.elapsed() >= Duration::from_secs(1) {
             last_eval = Instant::now();
             dirty = false;
+            // Silence on a running capture is silence seen.
+            for s in streams.iter().filter(|s| !s.ended) {
+                if let Kind::Capture(c) = s.kind {
+                    let t = epoch_now() + gws[s.gw].clock.map_or(0.0, |c| c.0);
+                    engine.listening(c, t);
+                    gws[s.gw].listening_until = Some(t);
+                }
+            }
             if let Some((v, hops)) = engine.verdict() {
                 let now_capture = engine_time(&hops);
                 for h in &hops {
@@ -1121,6 +1128,7 @@ fn manifest(
                 clock_uncertainty_s: g.clock.map(|c| (c.1 * 1e3).round() / 1e3),
                 packets: g.packets,
                 log_lines: g.log_lines,
+                capture_until: g.listening_until.map(|t| (t * 1e6).round() / 1e6),
             })
             .collect(),
         files,

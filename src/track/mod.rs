@@ -298,6 +298,10 @@ pub struct Timeline {
     /// The longest stretches without any packet (at least [`GAP_MIN`] seconds; at most
     /// [`MAX_GAPS`] kept, the longest): (last packet before, first packet after).
     pub gaps: Vec<(f64, f64)>,
+    /// The capture was still running at this time, after its last packet (a live capture, or a
+    /// bundle's manifest says so): silence until then is silence seen, not the capture's end.
+    #[serde(skip)]
+    pub listening_until: Option<f64>,
     /// Packets sent by each address with a TTL/hop limit as a sender sets it (64, 128, 255):
     /// the capturing host's own addresses stand out.
     #[serde(skip)]
