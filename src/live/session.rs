@@ -173,7 +173,8 @@ struct Stream {
     threads: Vec<JoinHandle<()>>,
     ended: bool,
     status: Option<ExitStatus>,
-    stderr: Vec<String>,
+    /// The last lines it printed (standard error; for the up command, all its output).
+    tail: Vec<String>,
     /// The file its lines go to (logs, up and ping output).
     file: Option<std::fs::File>,
     ready: bool,
@@ -195,7 +196,7 @@ impl Stream {
             threads: Vec::new(),
             ended: false,
             status: None,
-            stderr: Vec::new(),
+            tail: Vec::new(),
             file,
             ready: false,
             restarts: 0,
@@ -242,6 +243,13 @@ impl Stream {
         self.ready = !matches!(kind, Kind::Capture(_));
         self.started = Instant::now();
         Ok(())
+    }
+
+    fn keep(&mut self, line: String) {
+        if self.tail.len() >= 20 {
+            self.tail.remove(0);
+        }
+        self.tail.push(line);
     }
 
     /// Closes its standard input: the leash stops the command on the gateway.
@@ -915,7 +923,7 @@ pub fn run(plan: Plan) -> u8 {
     for s in &streams {
         if let Kind::Up(_) = s.kind {
             if s.status.is_some_and(|st| !st.success()) && s.ended {
-                let last = s.stderr.last().cloned().unwrap_or_default();
+                let last = s.tail.last().cloned().unwrap_or_default();
                 let e = format!(
                     "{} ended with {}{}",
                     s.label,
@@ -998,6 +1006,9 @@ fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, s
             if let Some(f) = s.file.as_mut() {
                 let _ = f.write_all(&line).and_then(|_| f.write_all(b"\n"));
             }
+            if let Kind::Up(_) = s.kind {
+                s.keep(String::from_utf8_lossy(&line).into_owned());
+            }
             match s.kind {
                 Kind::Log(i) | Kind::Up(i) => {
                     gws[s.gw].log_lines += 1;
@@ -1031,7 +1042,7 @@ fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, s
                     let _ = f.write_all(line.as_bytes()).and_then(|_| f.write_all(b"\n"));
                 }
                 engine.line(i, line.as_bytes());
-                s.stderr.push(line);
+                s.keep(line);
                 return;
             }
             if matches!(s.kind, Kind::Ping) {
@@ -1042,10 +1053,10 @@ fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, s
             }
             let msg = format!("{}: {line}", s.label);
             say(&msg);
-            if s.stderr.len() < 20 {
+            if s.tail.len() < 20 {
                 gws[s.gw].problems.push(msg);
             }
-            s.stderr.push(line);
+            s.keep(line);
         }
         Msg::Ended { stream, error } => {
             let s = &mut streams[stream];
