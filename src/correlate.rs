@@ -2,7 +2,7 @@
 //! lost and in which direction, which were rewritten on the way (NAT), and the clock offset
 //! between the two captures.
 
-use crate::inputs::{Capture, Side};
+use crate::inputs::{Capture, Side, StateFile};
 use crate::logs::{EventKind, LogFile};
 use crate::track::{EspFlow, IkeMsg, Timeline};
 use std::collections::HashMap;
@@ -34,6 +34,8 @@ pub struct Gw<'a> {
     pub captures: &'a [Capture],
     /// This gateway's own addresses.
     pub addrs: Vec<IpAddr>,
+    /// Its state snapshots (a bundle's `NAME-state-start.txt` / `-end.txt`).
+    pub state: &'a [StateFile],
 }
 
 impl Gw<'_> {
@@ -55,6 +57,11 @@ impl Gw<'_> {
 
     pub fn has_log(&self) -> bool {
         !self.logs.is_empty()
+    }
+
+    /// Its state snapshots, as read ([`crate::state`]).
+    pub fn state(&self) -> &[StateFile] {
+        self.state
     }
 }
 
@@ -251,6 +258,7 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
                     logs: s.logs.iter().collect(),
                     captures: &s.captures,
                     addrs,
+                    state: &s.state,
                 },
                 sure,
             )
@@ -315,6 +323,7 @@ pub fn correlate(sides: &[Side]) -> Case<'_> {
                 logs: placed,
                 captures: &[],
                 addrs: Vec::new(),
+                state: &s.state,
             });
         }
     }

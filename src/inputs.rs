@@ -36,6 +36,17 @@ pub struct Side {
     pub name: String,
     pub captures: Vec<Capture>,
     pub logs: Vec<LogFile>,
+    /// Its state snapshots from a bundle (`NAME-state-start.txt`, `NAME-state-end.txt`).
+    pub state: Vec<StateFile>,
+}
+
+/// One state snapshot of a gateway, read ([`crate::state`]).
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    /// The file as given (its folder joined).
+    pub file: String,
+    pub phase: crate::state::Phase,
+    pub snapshot: crate::state::Snapshot,
 }
 
 #[derive(Debug, Default)]
@@ -185,6 +196,68 @@ pub fn bundle_capture_until(dir: &Path) -> Vec<(PathBuf, f64)> {
     out
 }
 
+/// The state snapshots a bundle's manifest lists: (gateway, file). Empty when `dir` holds no
+/// bundle.
+pub fn bundle_state(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(text) = std::fs::read_to_string(dir.join(BUNDLE_MANIFEST)) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    if !v["format"]
+        .as_str()
+        .is_some_and(|f| f.starts_with("ipsec-doctor bundle"))
+    {
+        return Vec::new();
+    }
+    v["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["role"].as_str() == Some("state"))
+        .filter_map(|f| Some((f["gateway"].as_str()?, f["name"].as_str()?)))
+        .filter(|(g, n)| !n.contains('/') && !n.starts_with('.') && !g.is_empty())
+        .take(64)
+        .map(|(g, n)| (g.to_string(), dir.join(n)))
+        .collect()
+}
+
+/// Reads the state snapshots of the bundles among `paths` into their gateways (only gateways
+/// with a capture or a log: a snapshot alone diagnoses nothing).
+fn load_state(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], inputs: &mut Inputs) {
+    let dirs = paths
+        .iter()
+        .chain(explicit.iter().flat_map(|(_, fs)| fs.iter()))
+        .filter(|p| p.is_dir());
+    for dir in dirs {
+        for (gw, path) in bundle_state(dir) {
+            let name = path.display().to_string();
+            let mut bytes = Vec::new();
+            let read =
+                File::open(&path).and_then(|f| f.take(crate::state::MAX_BYTES as u64 + 1).read_to_end(&mut bytes));
+            if let Err(e) = read {
+                inputs.problems.push(format!("{name}: {e}"));
+                continue;
+            }
+            let Some(side) = inputs.sides.iter_mut().find(|s| s.name == gw) else {
+                inputs.skipped.push(format!(
+                    "{name}: state of gateway '{gw}', which brought no capture or log"
+                ));
+                continue;
+            };
+            if side.state.iter().any(|s| s.file == name) {
+                continue;
+            }
+            side.state.push(StateFile {
+                phase: crate::state::Phase::of(&name),
+                snapshot: crate::state::parse(&bytes),
+                file: name,
+            });
+        }
+    }
+}
+
 fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for p in paths {
@@ -300,6 +373,7 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
             Err(e) => inputs.problems.push(format!("{name}: {e}")),
         }
     }
+    load_state(paths, explicit, &mut inputs);
     inputs
 }
 
@@ -487,7 +561,7 @@ fn split_gateways(inputs: &mut Inputs) {
             extra.push(Side {
                 name: stem,
                 captures: vec![c],
-                logs: Vec::new(),
+                ..Default::default()
             });
         }
     }

@@ -14,5 +14,6 @@ pub mod natd;
 pub mod print;
 pub mod report;
 pub mod source;
+pub mod state;
 pub mod track;
 pub mod wire;

@@ -834,6 +834,7 @@ mod tests {
                 name: name.to_string(),
                 captures: Vec::new(),
                 logs: vec![parse(&format!("{name}.log"), text, &ParseOptions::default())],
+                state: Vec::new(),
             })
             .collect();
         let case = crate::correlate::correlate(&sides);

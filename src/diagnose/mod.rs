@@ -6,6 +6,7 @@ mod cause;
 mod esp;
 mod ike;
 mod logs;
+mod state;
 
 pub use cause::Cause;
 
@@ -211,6 +212,9 @@ pub fn diagnose(case: &Case<'_>) -> Vec<Finding> {
 /// [`diagnose`] with the captures' coverage already computed.
 pub fn diagnose_with(case: &Case<'_>, cov: &crate::coverage::Coverage) -> Vec<Finding> {
     let mut findings = rules(case);
+    // The gateways' state snapshots before the hedge: what they prove is weighed by what the
+    // captures cannot show like any other evidence.
+    state::annotate(case, &mut findings);
     if let Some(f) = findings.first_mut() {
         hedge(f, cov);
     }

@@ -206,6 +206,7 @@ impl Cap {
                 error: None,
             }],
             logs: vec![],
+            state: vec![],
         }
     }
 }
