@@ -187,3 +187,35 @@ fn local_capture_leaves_a_private_bundle_and_nothing_running() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+fn cause(args: &[&str]) -> (String, String) {
+    let o = run(args);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o.stderr)));
+    let f = &v["findings"][0];
+    (f["cause"].as_str().unwrap_or("").into(), f["summary"].as_str().unwrap_or("").into())
+}
+
+/// A bundle recorded by `capture` in the lab (healthy-ikev2, strongSwan): ESP passed, then a rule
+/// on the path dropped ESP-in-UDP and sg1 pinged again. The manifest says both captures ran until
+/// the end, so sg2's silence is seen: ESP stopped arriving. The same captures and logs without
+/// the manifest cannot tell that silence from a capture that ended, and stay healthy.
+#[test]
+fn a_bundle_says_its_captures_were_still_listening() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/live/esp-stopped");
+    let (c, summary) = cause(&["diagnose", "--json", dir]);
+    assert_eq!(c, "esp-blocked", "{summary}");
+    assert!(summary.contains("stops short of sg2"), "{summary}");
+    // The state snapshots and the manifest are not logs.
+    let o = run(&["diagnose", dir]);
+    let report = text(&o.stdout);
+    assert!(!report.contains("state-start") && !report.contains("manifest.json"), "{report}");
+
+    let bare = temp("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    for f in ["sg1.pcap", "sg2.pcap", "sg1-charon.log", "sg2-charon.log", "sg1-up.txt"] {
+        std::fs::copy(format!("{dir}/{f}"), bare.join(f)).unwrap();
+    }
+    let (c, summary) = cause(&["diagnose", "--json", bare.to_str().unwrap()]);
+    assert_eq!(c, "healthy", "{summary}");
+    let _ = std::fs::remove_dir_all(&bare);
+}

@@ -233,7 +233,9 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             // Nothing arrived in any direction: blocked. (With traffic sent one way only, the
             // other way is untested; the summary says so.)
             if both || ok.is_empty() {
-                let summary = if dirs_lost.len() >= 2 {
+                let summary = if let (Some((n, t)), false) = (stopped_arriving(case, l), dirs_lost.len() >= 2) {
+                    format!("the SAs are up and ESP passed, but since {} {what} leaves {} and stops short of {} ({n} packets sent after the last one that arrived); nothing got through in any direction since (the other direction carried no traffic after it)", fmt_time(t), l.from.map(|g| case.gw(g).name).unwrap_or("?"), l.to.map(|g| case.gw(g).name).unwrap_or("?"))
+                } else if dirs_lost.len() >= 2 {
                     format!("the SAs are up, {what} leaves both gateways and never arrives at the other")
                 } else {
                     format!("the SAs are up, {what} leaves {} and never arrives; no ESP gets through in any direction (the other direction carried no traffic)", l.from.map(|g| case.gw(g).name).unwrap_or("?"))
