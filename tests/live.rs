@@ -192,7 +192,10 @@ fn cause(args: &[&str]) -> (String, String) {
     let o = run(args);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o.stderr)));
     let f = &v["findings"][0];
-    (f["cause"].as_str().unwrap_or("").into(), f["summary"].as_str().unwrap_or("").into())
+    (
+        f["cause"].as_str().unwrap_or("").into(),
+        f["summary"].as_str().unwrap_or("").into(),
+    )
 }
 
 /// A bundle recorded by `capture` in the lab (healthy-ikev2, strongSwan): ESP passed, then a rule
@@ -208,7 +211,10 @@ fn a_bundle_says_its_captures_were_still_listening() {
     // The state snapshots and the manifest are not logs.
     let o = run(&["diagnose", dir]);
     let report = text(&o.stdout);
-    assert!(!report.contains("state-start") && !report.contains("manifest.json"), "{report}");
+    assert!(
+        !report.contains("state-start") && !report.contains("manifest.json"),
+        "{report}"
+    );
 
     let bare = temp("bare");
     std::fs::create_dir_all(&bare).unwrap();

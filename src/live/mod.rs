@@ -11,4 +11,20 @@ pub mod engine;
 pub mod gateway;
 pub mod scripts;
 pub mod session;
+mod stream;
 pub mod target;
+mod view;
+
+/// Now, in seconds since the epoch.
+pub fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `t` (seconds since the epoch) as RFC 3339 in UTC, to the millisecond.
+pub fn rfc3339(t: f64) -> String {
+    jiff::Timestamp::from_microsecond((t * 1e6) as i64)
+        .map(|t| t.round(jiff::Unit::Millisecond).unwrap_or(t).to_string())
+        .unwrap_or_default()
+}

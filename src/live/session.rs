@@ -9,18 +9,18 @@ use super::bundle::{Bundle, FileEntry, GatewayEntry, Manifest, PcapWriter};
 use super::engine::{Engine, Hop, Verdict};
 use super::gateway::{self, Daemon, LogSource, Probe};
 use super::scripts;
+use super::stream::{run_once, Kind, Msg, SharedPcap, Stream, QUEUE};
 use super::target::{shell_line, Target};
+use super::view::View;
+use super::{epoch_now, rfc3339};
 use crate::inputs::Limits;
-use crate::source::{CaptureReader, Frame, Timestamp};
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// One gateway as the user named it.
 #[derive(Debug, Clone)]
@@ -125,278 +125,6 @@ fn ping_argv(src: IpAddr, dst: IpAddr) -> Vec<String> {
     .collect()
 }
 
-/// A gateway's capture file, written by whichever reader thread has its stream (a `watch`
-/// restarts them).
-type SharedPcap = Arc<Mutex<PcapWriter>>;
-
-/// Messages in flight at most: a reader that gets ahead of the engine waits (and tcpdump's
-/// kernel buffer takes the rest), so memory stays bounded.
-const QUEUE: usize = 256;
-
-/// What the reader threads send.
-enum Msg {
-    Frames {
-        cap: usize,
-        batch: Batch,
-    },
-    Line {
-        stream: usize,
-        line: Vec<u8>,
-    },
-    /// A stream's standard output ended.
-    Ended {
-        stream: usize,
-        error: Option<String>,
-    },
-    Stderr {
-        stream: usize,
-        line: String,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Capture(usize),
-    Log(usize),
-    Up(usize),
-    Ping,
-}
-
-/// A command running on a gateway.
-struct Stream {
-    gw: usize,
-    kind: Kind,
-    label: String,
-    argv: Vec<String>,
-    child: Option<Child>,
-    stdin: Option<ChildStdin>,
-    threads: Vec<JoinHandle<()>>,
-    ended: bool,
-    status: Option<ExitStatus>,
-    /// The last lines it printed (standard error; for the up command, all its output).
-    tail: Vec<String>,
-    /// The file its lines go to (logs, up and ping output).
-    file: Option<std::fs::File>,
-    ready: bool,
-    restarts: u32,
-    started: Instant,
-    /// Where a capture stream's frames are written.
-    pcap: Option<SharedPcap>,
-}
-
-impl Stream {
-    fn new(gw: usize, kind: Kind, label: String, argv: Vec<String>, file: Option<std::fs::File>) -> Stream {
-        Stream {
-            gw,
-            kind,
-            label,
-            argv,
-            child: None,
-            stdin: None,
-            threads: Vec::new(),
-            ended: false,
-            status: None,
-            tail: Vec::new(),
-            file,
-            ready: false,
-            restarts: 0,
-            started: Instant::now(),
-            pcap: None,
-        }
-    }
-
-    fn spawn(&mut self, idx: usize, target: &Target, tx: &SyncSender<Msg>) -> Result<(), String> {
-        let argv = scripts::argv(scripts::LEASH, &self.argv);
-        let mut child = target
-            .command(&argv)
-            .spawn()
-            .map_err(|e| format!("{}: cannot run {}: {e}", self.label, target.words(&argv)[0]))?;
-        self.stdin = child.stdin.take();
-        let out = child.stdout.take().expect("piped");
-        let err = child.stderr.take().expect("piped");
-        let t = tx.clone();
-        self.threads.push(std::thread::spawn(move || {
-            let mut r = BufReader::new(err);
-            let mut line = Vec::new();
-            while r.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                let text = String::from_utf8_lossy(&line).trim_end().to_string();
-                line.clear();
-                if t.send(Msg::Stderr {
-                    stream: idx,
-                    line: text,
-                })
-                .is_err()
-                {
-                    break;
-                }
-            }
-        }));
-        let t = tx.clone();
-        let kind = self.kind;
-        let pcap = self.pcap.clone();
-        self.threads.push(std::thread::spawn(move || match kind {
-            Kind::Capture(cap) => read_capture(out, cap, idx, pcap, &t),
-            _ => read_lines(out, idx, &t),
-        }));
-        self.child = Some(child);
-        self.ended = false;
-        self.ready = !matches!(kind, Kind::Capture(_));
-        self.started = Instant::now();
-        Ok(())
-    }
-
-    fn keep(&mut self, line: String) {
-        if self.tail.len() >= 20 {
-            self.tail.remove(0);
-        }
-        self.tail.push(line);
-    }
-
-    /// Closes its standard input: the leash stops the command on the gateway.
-    fn stop(&mut self) {
-        self.stdin.take();
-    }
-
-    /// Waits for the local process; past `limit`, kills its process group (the leash on the
-    /// gateway still sees its input close).
-    fn reap(&mut self, limit: Duration) {
-        let Some(child) = self.child.as_mut() else { return };
-        let t0 = Instant::now();
-        loop {
-            match child.try_wait() {
-                Ok(Some(st)) => {
-                    self.status = Some(st);
-                    break;
-                }
-                Ok(None) if t0.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
-                _ => {
-                    let _ = std::process::Command::new("kill")
-                        .args(["-KILL", "--", &format!("-{}", child.id())])
-                        .stderr(std::process::Stdio::null())
-                        .status();
-                    let _ = child.kill();
-                    self.status = child.wait().ok();
-                    break;
-                }
-            }
-        }
-        self.child = None;
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Frames read in one go from a capture stream: their bytes end to end, and where each is.
-struct Batch {
-    data: Vec<u8>,
-    frames: Vec<(Timestamp, u32, u32, std::ops::Range<usize>)>,
-}
-
-impl Batch {
-    fn new() -> Batch {
-        Batch {
-            data: Vec::with_capacity(64 << 10),
-            frames: Vec::with_capacity(256),
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = Frame<'_>> {
-        self.frames.iter().map(|(ts, linktype, wire_len, r)| Frame {
-            ts: *ts,
-            linktype: *linktype,
-            wire_len: *wire_len,
-            data: &self.data[r.clone()],
-            offset: 0,
-        })
-    }
-}
-
-/// Frames at most per batch: the engine sees a busy stream at least this often.
-const BATCH_FRAMES: usize = 1024;
-
-/// Reads a capture stream, writes it to the bundle and hands it to the engine in batches: a
-/// batch goes when the reader would have to wait for more, so a quiet link loses no time.
-fn read_capture(out: impl Read, cap: usize, stream: usize, pcap: Option<SharedPcap>, tx: &SyncSender<Msg>) {
-    let mut r = match CaptureReader::new(out) {
-        Ok(r) => r,
-        Err(e) => {
-            // No header at all: tcpdump never started (its message is on standard error).
-            let error =
-                (!matches!(e, crate::source::SourceError::NotACapture { magic: [0, 0, 0, 0] })).then(|| e.to_string());
-            let _ = tx.send(Msg::Ended { stream, error });
-            return;
-        }
-    };
-    if let (Some(linktype), Some(p)) = (r.linktype(), &pcap) {
-        if let Ok(mut w) = p.lock() {
-            let _ = w.header(linktype);
-        }
-    }
-    let mut error = None;
-    let mut batch = Batch::new();
-    loop {
-        let more = match r.next_frame() {
-            None => false,
-            Some(Ok(f)) => {
-                let at = batch.data.len();
-                batch.data.extend_from_slice(f.data);
-                batch.frames.push((f.ts, f.linktype, f.wire_len, at..batch.data.len()));
-                true
-            }
-            Some(Err(e)) => {
-                error = Some(e.to_string());
-                false
-            }
-        };
-        let full = batch.frames.len() >= BATCH_FRAMES || !more || r.buffered() == 0;
-        if full && !batch.frames.is_empty() {
-            if let Some(p) = &pcap {
-                if let Ok(mut w) = p.lock() {
-                    for f in batch.iter() {
-                        let _ = w.write(&f);
-                    }
-                    let _ = w.flush();
-                }
-            }
-            let b = std::mem::replace(&mut batch, Batch::new());
-            if tx.send(Msg::Frames { cap, batch: b }).is_err() {
-                return;
-            }
-        }
-        if !more {
-            break;
-        }
-    }
-    let _ = tx.send(Msg::Ended { stream, error });
-}
-
-fn read_lines(out: impl Read, stream: usize, tx: &SyncSender<Msg>) {
-    let mut r = BufReader::new(out);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match r.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
-                if tx
-                    .send(Msg::Line {
-                        stream,
-                        line: line.clone(),
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-    let _ = tx.send(Msg::Ended { stream, error: None });
-}
-
 /// A gateway during the session.
 struct Gw {
     plan: GwPlan,
@@ -417,59 +145,6 @@ impl Gw {
     fn daemon(&self) -> Option<Daemon> {
         self.probe.as_ref().and_then(|p| p.daemon())
     }
-}
-
-/// Runs `argv` on the gateway to the end (at most `limit`): standard output, standard error,
-/// exit status.
-fn run_once(target: &Target, argv: &[String], limit: Duration) -> Result<(String, String, ExitStatus), String> {
-    let mut child = target
-        .command(argv)
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", target.words(argv)[0]))?;
-    drop(child.stdin.take());
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let eh = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let oh = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let t0 = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if t0.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .stderr(std::process::Stdio::null())
-                    .status();
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("no answer within {} s", limit.as_secs()));
-            }
-        }
-    };
-    let o = String::from_utf8_lossy(&oh.join().unwrap_or_default()).into_owned();
-    let e = String::from_utf8_lossy(&eh.join().unwrap_or_default()).into_owned();
-    Ok((o, e, status))
-}
-
-fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn rfc3339(t: f64) -> String {
-    jiff::Timestamp::from_microsecond((t * 1e6) as i64)
-        .map(|t| t.round(jiff::Unit::Millisecond).unwrap_or(t).to_string())
-        .unwrap_or_default()
 }
 
 /// The gateway's clock minus ours, from `date` run there on its own (the round trip that brackets
@@ -530,39 +205,8 @@ fn probe(g: &GwPlan) -> Result<Probed, String> {
     Ok((p, clock, log))
 }
 
-/// Runs the session; the exit status is the report's (0 healthy, 1 problem, 2 unusable).
-pub fn run(plan: Plan) -> u8 {
-    let interrupts = Arc::new(AtomicU32::new(0));
-    {
-        let i = interrupts.clone();
-        if let Err(e) = ctrlc::set_handler(move || {
-            i.fetch_add(1, Ordering::SeqCst);
-        }) {
-            eprintln!("ipsec-doctor: cannot catch Ctrl-C ({e}); stop with --duration");
-        }
-    }
-    let started = epoch_now();
-    let t0 = Instant::now();
-    let bundle = match (&plan.out, plan.watch) {
-        (Some(d), _) => Some(d.clone()),
-        (None, false) => Some(PathBuf::from(format!(
-            "ipsec-doctor-{}",
-            jiff::Zoned::now().strftime("%Y%m%d-%H%M%S")
-        ))),
-        (None, true) => None,
-    };
-    let bundle = match bundle.map(|d| Bundle::create(&d).map_err(|e| format!("{}: {e}", d.display()))) {
-        Some(Ok(b)) => Some(b),
-        Some(Err(e)) => {
-            eprintln!("ipsec-doctor: cannot create the bundle folder {e}");
-            return 2;
-        }
-        None => None,
-    };
-    let say = |s: &str| eprintln!("ipsec-doctor: {s}");
-    let mut problems: Vec<String> = Vec::new();
-    let mut files: Vec<FileEntry> = Vec::new();
-
+/// Probes every gateway at once (ssh connections take their time); says what each lacks.
+fn probe_all(plan: &Plan) -> Vec<Gw> {
     // Probe every gateway at once (ssh connections take their time).
     let probes: Vec<_> = plan
         .gateways
@@ -623,10 +267,110 @@ pub fn run(plan: Plan) -> u8 {
             }
         }
         for p in &gw.problems {
-            say(p);
+            eprintln!("ipsec-doctor: {p}");
         }
         gws.push(gw);
     }
+    gws
+}
+
+/// Each reachable gateway's capture and log follower, not started yet; their files in the bundle.
+fn plan_streams(
+    gws: &mut [Gw],
+    bundle: Option<&Bundle>,
+    engine: &mut Engine,
+    files: &mut Vec<FileEntry>,
+    year: i32,
+) -> Vec<Stream> {
+    let mut streams: Vec<Stream> = Vec::new();
+    for (i, g) in gws.iter_mut().enumerate() {
+        let Some(p) = &g.probe else { continue };
+        let name = &g.plan.name;
+        if p.tcpdump.is_some() && p.iface_problem().is_none() {
+            let (file_name, file) = output_file(bundle, files, name, "pcap", "capture");
+            let cap = engine.add_capture(name, &file_name);
+            g.pcap = file.map(|f| Arc::new(Mutex::new(PcapWriter::new(f))));
+            let iface = g.plan.iface.clone().unwrap_or_else(|| "any".into());
+            let argv = gateway::tcpdump_argv(&iface, g.filter.as_deref().unwrap_or(""), p.tcpdump_user);
+            let mut s = Stream::new(i, Kind::Capture(cap), format!("{name}: tcpdump"), argv, None);
+            s.pcap = g.pcap.clone();
+            streams.push(s);
+        }
+        if let Some(log) = &g.log {
+            let daemon = p.daemon().or(p.installed()).map_or("ike", Daemon::name);
+            let (file_name, file) = output_file(bundle, files, name, &format!("{daemon}.log"), "log");
+            let idx = engine.add_log(name, &file_name, year);
+            let label = format!("{name}: log {}", log.describe());
+            streams.push(Stream::new(i, Kind::Log(idx), label, log.follow_argv(), file));
+        }
+    }
+    streams
+}
+
+/// The bundle's file for one of `gateway`'s outputs (`NAME.pcap`, `NAME-up.txt`, ...), listed
+/// in the manifest with its role: the name the engine gives it (the path in the bundle) and the
+/// file, opened 0600. Without a bundle (`watch` with no `-o`) only the name.
+fn output_file(
+    bundle: Option<&Bundle>,
+    files: &mut Vec<FileEntry>,
+    gateway: &str,
+    what: &str,
+    role: &'static str,
+) -> (String, Option<std::fs::File>) {
+    let name = match what {
+        "pcap" => format!("{gateway}.pcap"),
+        _ => format!("{gateway}-{what}"),
+    };
+    let Some(b) = bundle else { return (name, None) };
+    let file = match b.file(&name) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!("ipsec-doctor: {}: {e}", b.path(&name).display());
+            None
+        }
+    };
+    files.push(FileEntry {
+        name: name.clone(),
+        gateway: gateway.to_string(),
+        role,
+    });
+    (b.path(&name).display().to_string(), file)
+}
+
+/// Runs the session; the exit status is the report's (0 healthy, 1 problem, 2 unusable).
+pub fn run(plan: Plan) -> u8 {
+    let interrupts = Arc::new(AtomicU32::new(0));
+    {
+        let i = interrupts.clone();
+        if let Err(e) = ctrlc::set_handler(move || {
+            i.fetch_add(1, Ordering::SeqCst);
+        }) {
+            eprintln!("ipsec-doctor: cannot catch Ctrl-C ({e}); stop with --duration");
+        }
+    }
+    let started = epoch_now();
+    let t0 = Instant::now();
+    let bundle = match (&plan.out, plan.watch) {
+        (Some(d), _) => Some(d.clone()),
+        (None, false) => Some(PathBuf::from(format!(
+            "ipsec-doctor-{}",
+            jiff::Zoned::now().strftime("%Y%m%d-%H%M%S")
+        ))),
+        (None, true) => None,
+    };
+    let bundle = match bundle.map(|d| Bundle::create(&d).map_err(|e| format!("{}: {e}", d.display()))) {
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) => {
+            eprintln!("ipsec-doctor: cannot create the bundle folder {e}");
+            return 2;
+        }
+        None => None,
+    };
+    let say = |s: &str| eprintln!("ipsec-doctor: {s}");
+    let mut problems: Vec<String> = Vec::new();
+    let mut files: Vec<FileEntry> = Vec::new();
+
+    let mut gws = probe_all(&plan);
     if gws.iter().all(|g| g.probe.is_none()) {
         say("no gateway could be reached: nothing to capture");
         problems.extend(gws.iter().flat_map(|g| g.problems.clone()));
@@ -644,56 +388,8 @@ pub fn run(plan: Plan) -> u8 {
     // Start the captures and log followers.
     let (tx, rx) = sync_channel::<Msg>(QUEUE);
     let mut engine = Engine::new(plan.limits);
-    let mut streams: Vec<Stream> = Vec::new();
     let year = jiff::Zoned::now().year() as i32;
-    for (i, g) in gws.iter_mut().enumerate() {
-        let Some(p) = &g.probe else { continue };
-        let name = &g.plan.name;
-        let file_name = |f: &str| match &bundle {
-            Some(b) => b.path(f).display().to_string(),
-            None => f.to_string(),
-        };
-        if p.tcpdump.is_some() && p.iface_problem().is_none() {
-            let cap_name = format!("{name}.pcap");
-            let cap = engine.add_capture(name, &file_name(&cap_name));
-            if let Some(b) = &bundle {
-                match b.file(&cap_name) {
-                    Ok(f) => g.pcap = Some(Arc::new(Mutex::new(PcapWriter::new(f)))),
-                    Err(e) => say(&format!("{}: {e}", b.path(&cap_name).display())),
-                }
-                files.push(FileEntry {
-                    name: cap_name.clone(),
-                    gateway: name.clone(),
-                    role: "capture",
-                });
-            }
-            let iface = g.plan.iface.clone().unwrap_or_else(|| "any".into());
-            let argv = gateway::tcpdump_argv(&iface, g.filter.as_deref().unwrap_or(""), p.tcpdump_user);
-            let mut s = Stream::new(i, Kind::Capture(cap), format!("{name}: tcpdump"), argv, None);
-            s.pcap = g.pcap.clone();
-            streams.push(s);
-        }
-        if let Some(log) = &g.log {
-            let daemon = p.daemon().or(p.installed()).map_or("ike", Daemon::name);
-            let log_name = format!("{name}-{daemon}.log");
-            let idx = engine.add_log(name, &file_name(&log_name), year);
-            let file = bundle.as_ref().and_then(|b| b.file(&log_name).ok());
-            if bundle.is_some() {
-                files.push(FileEntry {
-                    name: log_name,
-                    gateway: name.clone(),
-                    role: "log",
-                });
-            }
-            streams.push(Stream::new(
-                i,
-                Kind::Log(idx),
-                format!("{name}: log {}", log.describe()),
-                log.follow_argv(),
-                file,
-            ));
-        }
-    }
+    let mut streams = plan_streams(&mut gws, bundle.as_ref(), &mut engine, &mut files, year);
     for (idx, s) in streams.iter_mut().enumerate() {
         if let Err(e) = s.spawn(idx, &gws[s.gw].plan.target, &tx) {
             say(&e);
@@ -727,19 +423,9 @@ pub fn run(plan: Plan) -> u8 {
             let g = &gws[0];
             match g.probe.as_ref().and_then(|p| p.up_argv(&conn)) {
                 Some(argv) => {
-                    let up_name = format!("{}-up.txt", g.plan.name);
-                    let file_name = bundle
-                        .as_ref()
-                        .map_or(up_name.clone(), |b| b.path(&up_name).display().to_string());
+                    let (file_name, file) =
+                        output_file(bundle.as_ref(), &mut files, &g.plan.name, "up.txt", "up-output");
                     let idx = engine.add_log(&g.plan.name, &file_name, year);
-                    let file = bundle.as_ref().and_then(|b| b.file(&up_name).ok());
-                    if bundle.is_some() {
-                        files.push(FileEntry {
-                            name: up_name,
-                            gateway: g.plan.name.clone(),
-                            role: "up-output",
-                        });
-                    }
                     view.note(&format!("{}: {}", g.plan.name, shell_line(&argv)));
                     let mut s = Stream::new(
                         0,
@@ -766,15 +452,7 @@ pub fn run(plan: Plan) -> u8 {
             let (src, dst) = ping_pending.take().expect("checked");
             let argv = ping_argv(src, dst);
             let g = &gws[0];
-            let ping_name = format!("{}-ping.txt", g.plan.name);
-            let file = bundle.as_ref().and_then(|b| b.file(&ping_name).ok());
-            if bundle.is_some() {
-                files.push(FileEntry {
-                    name: ping_name,
-                    gateway: g.plan.name.clone(),
-                    role: "ping-output",
-                });
-            }
+            let (_, file) = output_file(bundle.as_ref(), &mut files, &g.plan.name, "ping.txt", "ping-output");
             view.note(&format!("{}: {}", g.plan.name, shell_line(&argv)));
             let mut s = Stream::new(0, Kind::Ping, format!("{}: ping", g.plan.name), argv, file);
             let n = streams.len();
@@ -804,8 +482,7 @@ pub fn run(plan: Plan) -> u8 {
                     && s.child.is_some()
                     && s.started.elapsed() > Duration::from_secs(5)
                     && s.restarts < 1000;
-                if again {
-                    s.reap(Duration::from_secs(2));
+                if again && s.try_reap() {
                     s.restarts += 1;
                     view.note(&format!("{} ended; starting it again", s.label));
                     if let Err(e) = s.spawn(idx, &gws[s.gw].plan.target, &tx) {
@@ -912,13 +589,25 @@ pub fn run(plan: Plan) -> u8 {
     for s in streams.iter_mut() {
         s.stop();
     }
-    let limit = Duration::from_secs(if hard { 1 } else { 8 });
+    // Keep taking what the readers send while the commands end: a reader waiting on a full
+    // queue would keep its command from ending.
+    let deadline = Instant::now() + Duration::from_secs(if hard { 1 } else { 8 });
+    while !streams.iter_mut().all(Stream::try_reap) && Instant::now() < deadline {
+        if let Ok(m) = rx.recv_timeout(Duration::from_millis(50)) {
+            handle(m, &mut streams, &mut gws, &mut engine, &say);
+        }
+    }
     for s in streams.iter_mut() {
-        s.reap(limit);
+        s.kill();
     }
     drop(tx);
-    while let Ok(m) = rx.try_recv() {
-        handle(m, &mut streams, &mut gws, &mut engine, &say);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(m) => handle(m, &mut streams, &mut gws, &mut engine, &say),
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
     }
     for s in &streams {
         if let Kind::Up(_) = s.kind {
@@ -1145,109 +834,5 @@ fn manifest(
         files,
         live_verdict: live.map(|v| v.cause.id().to_string()),
         problems,
-    }
-}
-
-/// The live view on standard error: each IKE message as it goes, and the verdict as it changes
-/// (`watch --json`: verdict changes as JSON lines on standard output).
-struct View {
-    tty: bool,
-    watch: bool,
-    json: bool,
-    spin: std::cell::Cell<usize>,
-}
-
-impl View {
-    fn new(watch: bool, json: bool) -> View {
-        View {
-            tty: std::io::stderr().is_terminal(),
-            watch,
-            json,
-            spin: std::cell::Cell::new(0),
-        }
-    }
-
-    fn line(&self, s: &str) {
-        let mut e = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(e, "\r\x1b[K");
-        }
-        let _ = writeln!(e, "{s}");
-    }
-
-    fn note(&self, s: &str) {
-        self.line(&format!("  {s}"));
-    }
-
-    fn hop(&self, h: &Hop, started: f64) {
-        let fate = match (h.sent, h.arrived) {
-            (true, true) => format!("arrived at {}", h.to),
-            (true, false) => format!("NOT seen at {}", h.to),
-            (false, _) => format!("seen at {} only (not in {}'s capture)", h.to, h.from),
-        };
-        let again = if h.retransmission { " (retransmission)" } else { "" };
-        self.line(&format!(
-            "  {:>7.1}s  {} → {}  {:<40} {fate}",
-            (h.time - started).max(0.0),
-            h.from,
-            h.to,
-            format!("{}{again}", h.what)
-        ));
-    }
-
-    fn verdict(&self, v: &Verdict, elapsed: Duration) {
-        // "-" (healthy) and "?" (inconclusive) are no situation of the write-up.
-        let situation = Some(v.cause.situation()).filter(|s| !matches!(*s, "-" | "?" | ""));
-        if self.watch && self.json {
-            let j = serde_json::json!({
-                "time": rfc3339(epoch_now()),
-                "cause": v.cause.id(),
-                "situation": situation,
-                "summary": v.summary,
-            });
-            println!("{j}");
-            let _ = std::io::stdout().flush();
-            return;
-        }
-        let sit = situation.map_or(String::new(), |s| format!(" (situation {s})"));
-        if self.watch {
-            let text = format!("{}  {}{sit}: {}", rfc3339(epoch_now()), v.cause.id(), v.summary);
-            println!("{text}");
-            let _ = std::io::stdout().flush();
-        } else {
-            self.line(&format!(
-                "  {:>7.1}s  verdict: {}{sit}: {}",
-                elapsed.as_secs_f64(),
-                v.cause.id(),
-                v.summary
-            ));
-        }
-    }
-
-    /// The spinner line with the elapsed time and the running verdict (terminals only).
-    fn status(&self, elapsed: Duration, v: Option<&Verdict>) {
-        if !self.tty {
-            return;
-        }
-        const SPIN: [char; 4] = ['|', '/', '-', '\\'];
-        let i = self.spin.get();
-        self.spin.set(i + 1);
-        let what = v.map_or("waiting for packets and log lines".to_string(), |v| {
-            format!("so far: {}", v.cause.id())
-        });
-        let mut e = std::io::stderr().lock();
-        let _ = write!(
-            e,
-            "\r\x1b[K{} {:>6.1}s  {what}  (Ctrl-C stops)",
-            SPIN[(i / 2) % 4],
-            elapsed.as_secs_f64()
-        );
-        let _ = e.flush();
-    }
-
-    fn clear(&self) {
-        if self.tty {
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
-        }
     }
 }
