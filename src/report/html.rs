@@ -63,7 +63,7 @@ details.fold>summary{cursor:pointer;color:var(--mute)}
 .pkt{display:none;position:fixed;left:0;right:0;bottom:0;max-height:45vh;overflow:auto;margin:0;padding:10px 16px;background:var(--panel);border-top:2px solid var(--accent);white-space:pre-wrap;z-index:5}
 .pkt:target{display:block}
 .pkt .close{float:right;font-size:16px;text-decoration:none}
-.logs pre{white-space:pre-wrap;margin:0}.logs .hot{color:var(--bad);font-weight:bold}.logs div:target{background:var(--hi)}
+.logs div{white-space:pre-wrap}.logs .hot{color:var(--bad);font-weight:bold}.logs div:target{background:var(--hi)}
 .bad{color:var(--bad)}.ok{color:var(--ok)}
 @media print{@page{size:A4;margin:12mm}body{max-width:none;padding:0;font-size:11px;background:#fff;color:#000}
 .pkt{display:none!important}details.fold{border:none}details.fold>*{display:block}a{color:inherit;text-decoration:none}
@@ -153,7 +153,8 @@ enum Row {
     /// A message and its retransmissions right after it.
     Msgs(Vec<usize>),
     Icmp(usize),
-    Note(usize),
+    /// A log line; `true`: cited, on up to three lines.
+    Note(usize, bool),
     /// Log lines of one gateway in a row, folded into one line.
     Notes(Vec<usize>),
     Esp(usize),
@@ -166,7 +167,8 @@ impl Row {
         match self {
             Row::Msgs(v) => 34.0 + 8.0 * (v.len() as f64 - 1.0),
             Row::Icmp(_) => 20.0,
-            Row::Note(_) | Row::Notes(_) => 16.0,
+            Row::Note(_, true) => 40.0,
+            Row::Note(_, false) | Row::Notes(_) => 16.0,
             Row::Esp(_) => 34.0,
             Row::Gap(_) => 18.0,
         }
@@ -359,7 +361,7 @@ fn rows(model: &Model<'_, '_>) -> Vec<(f64, Row)> {
         .filter_map(|(i, n)| n.time.map(|t| (i, t)))
         .collect();
     for (i, t) in notes {
-        rows.push((t, 0, Row::Note(i)));
+        rows.push((t, 0, Row::Note(i, !model.notes[i].cited.is_empty())));
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     // Runs of more than three log lines of one gateway without anything between: the cited ones
@@ -369,13 +371,17 @@ fn rows(model: &Model<'_, '_>) -> Vec<(f64, Row)> {
     let mut pending: Vec<(f64, usize)> = Vec::new();
     let flush = |pending: &mut Vec<(f64, usize)>, out: &mut Vec<(f64, Row)>| {
         if pending.len() <= 3 {
-            out.extend(pending.drain(..).map(|(t, i)| (t, Row::Note(i))));
+            out.extend(
+                pending
+                    .drain(..)
+                    .map(|(t, i)| (t, Row::Note(i, !model.notes[i].cited.is_empty()))),
+            );
             return;
         }
         let mut folded = Vec::new();
         for (k, (t, i)) in pending.drain(..).enumerate() {
             if k < 2 || !model.notes[i].cited.is_empty() {
-                out.push((t, Row::Note(i)));
+                out.push((t, Row::Note(i, !model.notes[i].cited.is_empty())));
             } else {
                 folded.push((t, i));
             }
@@ -393,7 +399,7 @@ fn rows(model: &Model<'_, '_>) -> Vec<(f64, Row)> {
         }
         last_t = Some(t);
         match row {
-            Row::Note(i) => {
+            Row::Note(i, _) => {
                 if let Some((_, j)) = pending.last() {
                     if model.notes[*j].gw != model.notes[i].gw {
                         flush(&mut pending, &mut out);
@@ -419,7 +425,7 @@ fn remarkable(model: &Model<'_, '_>, row: &Row) -> bool {
             m.lost || !m.cited.is_empty() || m.fragments > 1
         }),
         Row::Icmp(_) | Row::Esp(_) | Row::Gap(_) => true,
-        Row::Note(i) => !model.notes[*i].cited.is_empty(),
+        Row::Note(_, cited) => *cited,
         Row::Notes(_) => false,
     }
 }
@@ -558,8 +564,41 @@ fn segment_svg(h: &mut String, model: &Model<'_, '_>, rows: &[&(f64, Row)]) {
                     ty = y + 13.0
                 );
             }
-            Row::Note(i) => {
+            Row::Note(i, cited) => {
                 let n = &model.notes[*i];
+                let text = without_stamp(&n.text);
+                let shown = if *cited {
+                    // Up to three lines of the cited line, split at spaces.
+                    let mut lines: Vec<String> = vec![String::new()];
+                    for w in format!("◆ {text}").split(' ') {
+                        let cur = lines.last_mut().unwrap_or_else(|| unreachable!());
+                        if !cur.is_empty() && cur.chars().count() + 1 + w.chars().count() > NOTE_CHARS {
+                            lines.push(String::new());
+                        }
+                        let cur = lines.last_mut().unwrap_or_else(|| unreachable!());
+                        if !cur.is_empty() {
+                            cur.push(' ');
+                        }
+                        cur.push_str(w);
+                    }
+                    let n_lines = lines.len();
+                    lines
+                        .into_iter()
+                        .take(3)
+                        .enumerate()
+                        .map(|(k, l)| {
+                            let l = if k == 2 && n_lines > 3 { format!("{l}…") } else { l };
+                            format!(
+                                "<tspan x=\"{}\" dy=\"{}\">{}</tspan>",
+                                if n.gw.index() == 0 { X0 - 8.0 } else { X1 + 8.0 },
+                                if k == 0 { 0.0 } else { 12.0 },
+                                esc(&short(&l, NOTE_CHARS + 2))
+                            )
+                        })
+                        .collect::<String>()
+                } else {
+                    esc(&short(text, NOTE_CHARS))
+                };
                 let (x, anchor) = if n.gw.index() == 0 {
                     (X0 - 8.0, "end")
                 } else {
@@ -570,8 +609,8 @@ fn segment_svg(h: &mut String, model: &Model<'_, '_>, rows: &[&(f64, Row)]) {
                     h,
                     "<g class=\"row\" id=\"lnote-{i}\"><a href=\"#note-{i}\"><text class=\"t\" x=\"4\" y=\"{ty}\">{}</text><circle class=\"dot\" cx=\"{cx}\" cy=\"{cy}\" r=\"2.5\"/><text class=\"{class}\" x=\"{x}\" y=\"{ty}\" text-anchor=\"{anchor}\">{}{}</text><title>{}:{} {}</title></a></g>",
                     hms(t),
-                    if n.cited.is_empty() { "" } else { "◆ " },
-                    esc(&short(without_stamp(&n.text), NOTE_CHARS)),
+                    "",
+                    shown,
                     esc(&file_name(&n.file)),
                     n.line,
                     esc(&n.text),
@@ -753,9 +792,9 @@ fn msgs_svg(h: &mut String, model: &Model<'_, '_>, group: &[usize], t: f64, y: f
         }
         for (n, (fi, ei)) in m.cited.iter().enumerate() {
             let x = if dir > 0.0 {
-                xa - 48.0 - 28.0 * n as f64
+                xa - 48.0 - 34.0 * n as f64
             } else {
-                xa + 48.0 + 28.0 * n as f64
+                xa + 48.0 + 34.0 * n as f64
             };
             let _ = write!(
                 h,
@@ -817,7 +856,7 @@ fn esp_svg(h: &mut String, model: &Model<'_, '_>, i: usize, t: f64, y: f64) {
         .map(|(n, (fi, ei))| {
             format!(
                 "<a href=\"#ev-{fi}-{ei}\"><text class=\"cited\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">◆{}.{}</text></a>",
-                if dir > 0.0 { xa - 48.0 - 28.0 * n as f64 } else { xa + 48.0 + 28.0 * n as f64 },
+                if dir > 0.0 { xa - 48.0 - 34.0 * n as f64 } else { xa + 48.0 + 34.0 * n as f64 },
                 y + 26.0,
                 fi + 1,
                 ei + 1
@@ -948,7 +987,7 @@ fn logs_html(h: &mut String, model: &Model<'_, '_>) {
                 .collect();
             let _ = writeln!(
                 h,
-                "<div id=\"note-{i}\"><pre class=\"{}\">{}:{} {}</pre>{back}</div>",
+                "<div id=\"note-{i}\"><span class=\"mono {}\">{}:{} {}</span>{back}</div>",
                 if n.cited.is_empty() { "" } else { "hot" },
                 esc(&file_name(&n.file)),
                 n.line,
