@@ -65,6 +65,9 @@ enum Command {
         /// Add a side-by-side timeline of the IKE exchanges
         #[arg(long)]
         timeline: bool,
+        /// Also write the report as one self-contained HTML page with a ladder diagram
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         /// Colour: auto (on a terminal, unless TERM=dumb or NO_COLOR is set), always, never
         #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
         color: String,
@@ -328,6 +331,7 @@ fn main() -> ExitCode {
             side,
             json,
             timeline,
+            html,
             color,
             max_ike,
             max_flows,
@@ -356,6 +360,7 @@ fn main() -> ExitCode {
                 sides,
                 json,
                 timeline,
+                html,
                 colour,
                 limits,
             };

@@ -12,6 +12,8 @@ pub struct Args {
     pub sides: Vec<(String, Vec<PathBuf>)>,
     pub json: bool,
     pub timeline: bool,
+    /// `--html FILE`: the report as a self-contained HTML page, written after the normal output.
+    pub html: Option<PathBuf>,
     pub colour: bool,
     pub limits: inputs::Limits,
 }
@@ -19,14 +21,33 @@ pub struct Args {
 /// Exit status: 0 healthy, 1 a problem found, 2 unusable input.
 pub fn run(args: &Args) -> u8 {
     let inp = inputs::load(&args.paths, &args.sides, args.limits);
-    let (out, code) = report_on(inp, args.json, args.colour, args.timeline);
+    let (out, code, page) = report_full(inp, args.json, args.colour, args.timeline, args.html.is_some());
     print!("{out}");
+    if let (Some(path), Some(page)) = (&args.html, page) {
+        if let Err(e) = std::fs::write(path, page) {
+            eprintln!("ipsec-doctor: {}: cannot write the HTML report: {e}", path.display());
+            return 2;
+        }
+    }
     code
 }
 
 /// The whole report over finished inputs, as text or JSON, and the exit status. Problems with
 /// the inputs go to standard error.
 pub fn report_on(inp: inputs::Inputs, json: bool, colour: bool, timeline: bool) -> (String, u8) {
+    let (out, code, _) = report_full(inp, json, colour, timeline, false);
+    (out, code)
+}
+
+/// [`report_on`], and with `html` the same report as an HTML page (none when the inputs were
+/// unusable).
+pub fn report_full(
+    inp: inputs::Inputs,
+    json: bool,
+    colour: bool,
+    timeline: bool,
+    html: bool,
+) -> (String, u8, Option<String>) {
     // Usable: a capture that held at least one IP packet, or a log with something in it.
     let usable = inp.sides.iter().any(|s| {
         s.captures.iter().any(|c| c.timeline.first_time.is_some()) || s.logs.iter().any(|l| !l.events.is_empty())
@@ -42,7 +63,7 @@ pub fn report_on(inp: inputs::Inputs, json: bool, colour: bool, timeline: bool) 
         } else {
             String::new()
         };
-        return (out, 2);
+        return (out, 2, None);
     }
     for s in &inp.sides {
         for c in &s.captures {
@@ -67,7 +88,8 @@ pub fn report_on(inp: inputs::Inputs, json: bool, colour: bool, timeline: bool) 
     }
     let captured = inp.sides.iter().filter(|s| !s.captures.is_empty()).count();
     if captured > 2 {
-        return too_many_gateways(&inp, captured, json);
+        let (out, code) = too_many_gateways(&inp, captured, json);
+        return (out, code, None);
     }
     let mut inp = inp;
     analyse(&mut inp, |case, inp, findings, cov| {
@@ -76,7 +98,8 @@ pub fn report_on(inp: inputs::Inputs, json: bool, colour: bool, timeline: bool) 
         } else {
             report::text(case, inp, findings, cov, colour, timeline)
         };
-        (out, exit_status(findings))
+        let page = html.then(|| report::html(case, inp, findings, cov));
+        (out, exit_status(findings), page)
     })
 }
 
