@@ -119,6 +119,10 @@ fn a_missing_command_prefix_is_named() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// The tests that capture on this machine run one at a time: each checks that no tcpdump of
+/// ours is left, which another's running capture would be.
+static LOCAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn tcpdump_usable() -> bool {
     let root = Command::new("id")
         .arg("-u")
@@ -135,6 +139,7 @@ fn tcpdump_usable() -> bool {
 /// snapshots; the bundle is private, its capture a pcap, and no tcpdump of ours is left.
 #[test]
 fn local_capture_leaves_a_private_bundle_and_nothing_running() {
+    let _one = LOCAL.lock().unwrap_or_else(|e| e.into_inner());
     if !tcpdump_usable() {
         eprintln!("skipped: needs root and tcpdump");
         return;
@@ -224,4 +229,60 @@ fn a_bundle_says_its_captures_were_still_listening() {
     let (c, summary) = cause(&["diagnose", "--json", bare.to_str().unwrap()]);
     assert_eq!(c, "healthy", "{summary}");
     let _ = std::fs::remove_dir_all(&bare);
+}
+
+/// A followed log that is rotated (moved away, a new file in its place, as logrotate does) goes
+/// on being read: the bundle's copy has the lines written before and after.
+#[test]
+fn a_rotated_log_goes_on_being_followed() {
+    let _one = LOCAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !tcpdump_usable() {
+        eprintln!("skipped: needs root and tcpdump");
+        return;
+    }
+    let out = temp("rotate");
+    let log = std::env::temp_dir().join(format!("ipd-rotate-{}.log", std::process::id()));
+    std::fs::write(&log, "").unwrap();
+    let logs = log.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let line = |n: u32| format!("Dec  2 10:00:0{n}.000000: \"sg\" #1: line {n} before or after the rotation\n");
+        std::thread::sleep(Duration::from_secs(3));
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&logs)
+            .unwrap()
+            .write_all(line(1).as_bytes())
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        std::fs::rename(&logs, logs.with_extension("log.1")).unwrap();
+        std::fs::write(&logs, line(2)).unwrap();
+    });
+    let o = run(&[
+        "capture",
+        "--gw",
+        "here=local",
+        "--log",
+        &format!("here={}", log.display()),
+        "--duration",
+        "8",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    writer.join().unwrap();
+    let e = text(&o.stderr);
+    let copy = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".log"))
+        .unwrap_or_else(|| panic!("no log in the bundle: {e}"));
+    let got = std::fs::read_to_string(&copy).unwrap();
+    assert!(got.contains("line 1 before"), "{got}\n{e}");
+    assert!(
+        got.contains("line 2 before or after"),
+        "the line after the rotation: {got}\n{e}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(log.with_extension("log.1"));
 }
