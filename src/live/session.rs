@@ -690,75 +690,60 @@ fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, s
                 engine.frame(cap, &f);
             }
         }
-        Msg::Line { stream, line } => {
-            let s = &mut streams[stream];
-            if let Some(f) = s.file.as_mut() {
-                let _ = f.write_all(&line).and_then(|_| f.write_all(b"\n"));
-            }
-            if let Kind::Up(_) = s.kind {
-                s.keep(String::from_utf8_lossy(&line).into_owned());
-            }
-            match s.kind {
-                Kind::Log(i) | Kind::Up(i) => {
-                    gws[s.gw].log_lines += 1;
-                    engine.line(i, &line);
-                }
-                _ => {}
-            }
-        }
+        Msg::Line { stream, line } => output(&mut streams[stream], gws, engine, &line),
         Msg::Stderr { stream, line } => {
             let s = &mut streams[stream];
-            if let Kind::Capture(_) = s.kind {
-                // tcpdump says when it listens; anything else from it is a problem.
-                if line.contains("listening on") {
-                    s.ready = true;
-                    return;
-                }
-                // tcpdump's own notes: the link type of `-i any`, the counts when it stops.
-                let notes = [
-                    "data link type",
-                    "packets captured",
-                    "packets received by",
-                    "packets dropped by",
-                ];
-                if notes.iter().any(|n| line.contains(n)) {
-                    return;
+            match s.kind {
+                // The up command's and ping's own words are part of their output.
+                Kind::Up(_) | Kind::Ping => output(s, gws, engine, line.as_bytes()),
+                // tcpdump says when it listens ...
+                Kind::Capture(_) if line.contains("listening on") => s.ready = true,
+                // ... and notes the link type of `-i any` and its counts when it stops.
+                Kind::Capture(_) if TCPDUMP_NOTES.iter().any(|n| line.contains(n)) => {}
+                _ => {
+                    let msg = format!("{}: {line}", s.label);
+                    say(&msg);
+                    if s.tail.len() < 20 {
+                        gws[s.gw].problems.push(msg);
+                    }
+                    s.keep(line);
                 }
             }
-            if let Kind::Up(i) = s.kind {
-                // The up command's own words: part of its output.
-                if let Some(f) = s.file.as_mut() {
-                    let _ = f.write_all(line.as_bytes()).and_then(|_| f.write_all(b"\n"));
-                }
-                engine.line(i, line.as_bytes());
-                s.keep(line);
-                return;
-            }
-            if matches!(s.kind, Kind::Ping) {
-                if let Some(f) = s.file.as_mut() {
-                    let _ = f.write_all(line.as_bytes()).and_then(|_| f.write_all(b"\n"));
-                }
-                return;
-            }
-            let msg = format!("{}: {line}", s.label);
-            say(&msg);
-            if s.tail.len() < 20 {
-                gws[s.gw].problems.push(msg);
-            }
-            s.keep(line);
         }
         Msg::Ended { stream, error } => {
             let s = &mut streams[stream];
             s.ended = true;
             s.ready = true;
             if let Some(e) = error {
-                let msg = format!("{}: the stream broke: {e}", s.label);
-                say(&msg);
+                say(&format!("{}: the stream broke: {e}", s.label));
                 if let Kind::Capture(c) = s.kind {
                     engine.capture_error(c, &e);
                 }
             }
         }
+    }
+}
+
+/// What tcpdump says on standard error that is no problem.
+const TCPDUMP_NOTES: [&str; 4] = [
+    "data link type",
+    "packets captured",
+    "packets received by",
+    "packets dropped by",
+];
+
+/// A line a command printed: into its bundle file, and to the engine when it is a log or the up
+/// command's output (kept too, for the message if the command fails).
+fn output(s: &mut Stream, gws: &mut [Gw], engine: &mut Engine, line: &[u8]) {
+    if let Some(f) = s.file.as_mut() {
+        let _ = f.write_all(line).and_then(|_| f.write_all(b"\n"));
+    }
+    if let Kind::Log(i) | Kind::Up(i) = s.kind {
+        gws[s.gw].log_lines += 1;
+        engine.line(i, line);
+    }
+    if let Kind::Up(_) = s.kind {
+        s.keep(String::from_utf8_lossy(line).into_owned());
     }
 }
 
