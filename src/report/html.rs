@@ -607,9 +607,8 @@ fn segment_svg(h: &mut String, model: &Model<'_, '_>, rows: &[&(f64, Row)]) {
                 let class = if n.cited.is_empty() { "note" } else { "note hot" };
                 let _ = writeln!(
                     h,
-                    "<g class=\"row\" id=\"lnote-{i}\"><a href=\"#note-{i}\"><text class=\"t\" x=\"4\" y=\"{ty}\">{}</text><circle class=\"dot\" cx=\"{cx}\" cy=\"{cy}\" r=\"2.5\"/><text class=\"{class}\" x=\"{x}\" y=\"{ty}\" text-anchor=\"{anchor}\">{}{}</text><title>{}:{} {}</title></a></g>",
+                    "<g class=\"row\" id=\"lnote-{i}\"><a href=\"#note-{i}\"><text class=\"t\" x=\"4\" y=\"{ty}\">{}</text><circle class=\"dot\" cx=\"{cx}\" cy=\"{cy}\" r=\"2.5\"/><text class=\"{class}\" x=\"{x}\" y=\"{ty}\" text-anchor=\"{anchor}\">{}</text><title>{}:{} {}</title></a></g>",
                     hms(t),
-                    "",
                     shown,
                     esc(&file_name(&n.file)),
                     n.line,
@@ -671,7 +670,12 @@ fn msgs_svg(h: &mut String, model: &Model<'_, '_>, group: &[usize], t: f64, y: f
     let mut det = first.detail.clone();
     if let Some(m) = im {
         if m.major < 2 {
-            det = format!("{} {det}", m.exchange_name());
+            // Main and aggressive mode run under message id 0: the exchange says it all.
+            det = if matches!(m.exchange, 2 | 4) {
+                m.exchange_name()
+            } else {
+                format!("{} {det}", m.exchange_name())
+            };
         }
         if m.is_v1_encrypted() {
             label.push_str(" [E]");
