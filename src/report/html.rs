@@ -424,7 +424,8 @@ fn remarkable(model: &Model<'_, '_>, row: &Row) -> bool {
             let m = &model.messages[i];
             m.lost || !m.cited.is_empty() || m.fragments > 1
         }),
-        Row::Icmp(_) | Row::Esp(_) | Row::Gap(_) => true,
+        Row::Icmp(_) | Row::Esp(_) => true,
+        Row::Gap(_) => false,
         Row::Note(_, cited) => *cited,
         Row::Notes(_) => false,
     }
@@ -677,7 +678,7 @@ fn msgs_svg(h: &mut String, model: &Model<'_, '_>, group: &[usize], t: f64, y: f
                 format!("{} {det}", m.exchange_name())
             };
         }
-        if m.is_v1_encrypted() {
+        if m.is_v1_encrypted() && !label.ends_with("[E]") {
             label.push_str(" [E]");
         }
     }
