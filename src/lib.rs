@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod correlate;
 pub mod coverage;
 pub mod diagnose;
+pub mod evidence_pcapng;
 pub mod inputs;
 pub mod live;
 pub mod logs;

@@ -83,6 +83,9 @@ enum Command {
         /// Fragmented datagrams in flight
         #[arg(long, default_value_t = 8192, value_name = "N")]
         max_frag_datagrams: usize,
+        /// Write the packets that prove the findings, from both captures, as pcapng
+        #[arg(long, value_name = "FILE.pcapng")]
+        evidence: Option<PathBuf>,
     },
     /// Print IKE, NAT-T, ESP and AH packets exactly as tcpdump 4.99.3 does
     #[command(
@@ -337,6 +340,7 @@ fn main() -> ExitCode {
             max_flows,
             max_frag_bytes,
             max_frag_datagrams,
+            evidence,
         } => {
             let mut sides = Vec::new();
             for s in side {
@@ -363,6 +367,7 @@ fn main() -> ExitCode {
                 html,
                 colour,
                 limits,
+                evidence,
             };
             ExitCode::from(cmd::diagnose::run(&args))
         }

@@ -16,11 +16,17 @@ pub struct Args {
     pub html: Option<PathBuf>,
     pub colour: bool,
     pub limits: inputs::Limits,
+    /// `--evidence FILE`: the packets that prove the findings, as pcapng.
+    pub evidence: Option<PathBuf>,
 }
 
 /// Exit status: 0 healthy, 1 a problem found, 2 unusable input.
 pub fn run(args: &Args) -> u8 {
-    let inp = inputs::load(&args.paths, &args.sides, args.limits);
+    let mut inp = inputs::load(&args.paths, &args.sides, args.limits);
+    let evidence = args
+        .evidence
+        .as_deref()
+        .map(|p| crate::evidence_pcapng::write_for(&mut inp, p));
     let (out, code, page) = report_full(inp, args.json, args.colour, args.timeline, args.html.is_some());
     print!("{out}");
     if let (Some(path), Some(page)) = (&args.html, page) {
@@ -28,6 +34,14 @@ pub fn run(args: &Args) -> u8 {
             eprintln!("ipsec-doctor: {}: cannot write the HTML report: {e}", path.display());
             return 2;
         }
+    }
+    match evidence {
+        Some(Ok(said)) => eprintln!("ipsec-doctor: {said}"),
+        Some(Err(e)) => {
+            eprintln!("ipsec-doctor: cannot write the evidence: {e}");
+            return 2;
+        }
+        None => {}
     }
     code
 }
