@@ -202,6 +202,9 @@ struct LiveArgs {
     /// Print the final report as JSON (watch: each verdict change as a JSON line)
     #[arg(long)]
     json: bool,
+    /// Also write the final report as a self-contained HTML page (the ladder diagram)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Keep the kernel's SA keys in the state snapshots (removed by default)
     #[arg(long)]
     keys: bool,
@@ -291,6 +294,7 @@ fn live_args(l: LiveArgs, until_verdict: bool, watch: bool) -> cmd::capture::Arg
         until_verdict,
         out: l.out,
         json: l.json,
+        html: l.html,
         keys: l.keys,
         dry_run: l.dry_run,
         ssh_options: l.ssh_option,

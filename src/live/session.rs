@@ -44,6 +44,8 @@ pub struct Plan {
     pub until_verdict: bool,
     pub out: Option<PathBuf>,
     pub json: bool,
+    /// The final report as an HTML page too.
+    pub html: Option<PathBuf>,
     pub keys: bool,
     /// `watch`: no end but the duration or Ctrl-C, verdict changes printed, old exchanges aged.
     pub watch: bool,
@@ -656,21 +658,27 @@ pub fn run(plan: Plan) -> u8 {
                 b.dir.display()
             ));
             let inp = crate::inputs::load(std::slice::from_ref(&b.dir), &[], plan.limits);
-            let (out, code) = crate::cmd::diagnose::report_on(inp, plan.json, std::io::stdout().is_terminal(), false);
-            if !(plan.watch && plan.json) {
-                print!("{out}");
-            }
-            code
+            final_report(&plan, inp, plan.json)
         }
-        None => {
-            let inp = std::mem::take(engine.inputs_mut());
-            let (out, code) = crate::cmd::diagnose::report_on(inp, false, std::io::stdout().is_terminal(), false);
-            if !plan.json {
-                print!("{out}");
-            }
-            code
+        // watch without a bundle: the report on what it holds now.
+        None => final_report(&plan, std::mem::take(engine.inputs_mut()), false),
+    }
+}
+
+/// The report printed last (the one `diagnose` gives on the bundle), and the HTML page with
+/// `--html`; `watch --json` printed its verdicts already and prints no report.
+fn final_report(plan: &Plan, inp: crate::inputs::Inputs, json: bool) -> u8 {
+    let colour = std::io::stdout().is_terminal();
+    let (out, code, page) = crate::cmd::diagnose::report_full(inp, json, colour, false, plan.html.is_some());
+    if !(plan.watch && plan.json) {
+        print!("{out}");
+    }
+    if let (Some(path), Some(page)) = (&plan.html, page) {
+        if let Err(e) = std::fs::write(path, page) {
+            eprintln!("ipsec-doctor: {}: cannot write the HTML report: {e}", path.display());
         }
     }
+    code
 }
 
 /// The latest capture time among the hops (the live view's "now" on the capture clock).

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 pub(super) type SharedPcap = Arc<Mutex<PcapWriter>>;
 
 /// Messages in flight at most: a reader that gets ahead of the engine waits (and tcpdump's
-/// kernel buffer takes the rest), so memory stays bounded.
-pub(super) const QUEUE: usize = 256;
+/// kernel buffer takes the rest), so memory stays bounded (a batch holds up to
+/// [`BATCH_FRAMES`] frames: at most some 50 MB queued).
+pub(super) const QUEUE: usize = 32;
 
 /// What the reader threads send.
 pub(super) enum Msg {
