@@ -88,7 +88,7 @@ fn esc(s: &str) -> String {
 /// A log line without its time stamp (the ladder shows the time) and charon's thread tag:
 /// `Nov 28 06:06:43.144778: "sg" #1: …` → `"sg" #1: …`, `Nov 28 06:04:33 13[IKE] <sg|1> …` →
 /// `[IKE] <sg|1> …`.
-fn without_stamp(s: &str) -> &str {
+pub(super) fn without_stamp(s: &str) -> &str {
     let words: Vec<(usize, &str)> = s
         .split(' ')
         .scan(0, |at, w| {

@@ -266,7 +266,7 @@ fn ladder(model: &Model<'_, '_>, width: usize) -> String {
     let case = model.case;
     let names: Vec<&str> = case.gws.iter().map(|g| g.name).collect();
     let left = names.first().copied().unwrap_or("");
-    let right = names.get(1).copied().unwrap_or("");
+    let right = names.get(1).copied().unwrap_or("peer (no capture)");
     let lane = width.saturating_sub(16).clamp(50, 100);
     let mut s = String::new();
     let clock = match case.clock_offset {
@@ -274,15 +274,16 @@ fn ladder(model: &Model<'_, '_>, width: usize) -> String {
         _ => String::new(),
     };
     let _ = writeln!(s, "ladder (times on {left}'s capture clock{clock})");
-    let _ = writeln!(
-        s,
+    let head = format!(
         "{:<16}{left:<w$}{right}",
         "time",
         w = lane.saturating_sub(right.chars().count())
     );
+    let _ = writeln!(s, "{}", head.trim_end());
     enum Row<'m> {
         Msg(&'m super::model::Message, usize),
         Icmp(&'m super::model::Icmp),
+        Note(&'m super::model::Note),
     }
     let mut rows: Vec<(f64, Row<'_>)> = Vec::new();
     let mut i = 0;
@@ -298,6 +299,12 @@ fn ladder(model: &Model<'_, '_>, width: usize) -> String {
         }
         rows.push((m.time, Row::Msg(m, n)));
         i += n;
+    }
+    // Log lines the findings cite, on their gateway's side.
+    for n in model.notes.iter().filter(|n| !n.cited.is_empty()) {
+        if let Some(t) = n.time {
+            rows.push((t, Row::Note(n)));
+        }
     }
     for r in &model.icmp {
         rows.push((r.time, Row::Icmp(r)));
@@ -343,6 +350,19 @@ fn ladder(model: &Model<'_, '_>, width: usize) -> String {
                     &sent,
                     &arrived,
                 )
+            }
+            Row::Note(n) => {
+                let keep = lane.saturating_sub(12);
+                let line = super::html::without_stamp(&n.text);
+                let mut text: String = line.chars().take(keep).collect();
+                if line.chars().count() > keep {
+                    text.push('…');
+                }
+                if n.gw.index() == 0 {
+                    format!("◆ {text}")
+                } else {
+                    format!("{:>w$}", format!("{text} ◆"), w = lane)
+                }
             }
             Row::Icmp(r) => {
                 let text = format!("{} #{}", r.text, r.number);
