@@ -197,6 +197,13 @@ pub fn select(case: &Case<'_>, findings: &[Finding]) -> Selection {
         .collect();
     paths.sort_by(|a, b| time_of(a).total_cmp(&time_of(b)));
     let retx = retransmission_counts(case);
+    let answered: HashSet<([u8; 8], u32)> = case
+        .gws
+        .iter()
+        .flat_map(|g| g.ike())
+        .filter(|m| m.major >= 2 && m.is_response())
+        .map(|m| (m.ispi, m.msgid))
+        .collect();
     let labels = label_messages(case, &paths);
     // Evidence SAs first, in the order cited, so the bound keeps what proves the finding.
     let mut ordered: Vec<(usize, &MsgPath)> = paths.iter().copied().enumerate().collect();
@@ -210,7 +217,13 @@ pub fn select(case: &Case<'_>, findings: &[Finding]) -> Selection {
     });
     for (k, path) in ordered {
         let label = &labels[k];
-        let fate = fate(case, path);
+        let mut fate = fate(case, path);
+        // An IKEv2 request that arrived and was never answered (no response in either capture).
+        if let (Some(m), Some(_)) = (path.sent.or(path.arrived).and_then(msg), path.arrived) {
+            if m.major >= 2 && !m.is_response() && !answered.contains(&(m.ispi, m.msgid)) {
+                fate.push_str(", never answered");
+            }
+        }
         for (r, sent_copy) in [(path.sent, true), (path.arrived, false)] {
             let Some(r) = r else { continue };
             let (Some(m), Some(&i)) = (msg(r), iface_of.get(&r.gw)) else {

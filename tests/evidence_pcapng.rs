@@ -163,6 +163,9 @@ fn situation_a_lost_message_never_arrived() {
     };
     assert!(rows.iter().any(|r| r.comment.starts_with("ICMP port unreachable")
         && r.comment.contains("evidence for responder-not-listening")));
+    assert!(rows.iter().any(|r| r
+        .comment
+        .starts_with("IKE_SA_INIT request msgid 0: left sg1, arrived at sg2, never answered")));
 }
 
 #[test]
