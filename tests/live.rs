@@ -135,6 +135,16 @@ fn tcpdump_usable() -> bool {
     root && tcpdump
 }
 
+/// The pids of tcpdumps streaming pcap the way a capture runs them.
+fn ours() -> Vec<u32> {
+    let ps = Command::new("ps").args(["-eo", "pid=,args="]).output().unwrap();
+    text(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains("tcpdump -i any -n -s 0 -U -w -"))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
 /// A real capture on this machine: its tcpdump on all interfaces for 3 s, the probe, the state
 /// snapshots; the bundle is private, its capture a pcap, and no tcpdump of ours is left.
 #[test]
@@ -145,6 +155,7 @@ fn local_capture_leaves_a_private_bundle_and_nothing_running() {
         return;
     }
     let out = temp("local");
+    let before = ours();
     let t0 = Instant::now();
     let o = run(&[
         "capture",
@@ -182,14 +193,9 @@ fn local_capture_leaves_a_private_bundle_and_nothing_running() {
     assert!(out.join("here-state-start.txt").exists() && out.join("here-state-end.txt").exists());
     let state = std::fs::read_to_string(out.join("here-state-end.txt")).unwrap();
     assert!(state.contains("### ip xfrm policy"), "{state}");
-    // Our tcpdump (-U -w -) is gone.
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    assert!(
-        !text(&ps.stdout)
-            .lines()
-            .any(|l| l.starts_with("tcpdump -i any -n -s 0 -U -w -")),
-        "a tcpdump is left"
-    );
+    // Our tcpdump (-U -w -) is gone: none is running that was not running before.
+    let left: Vec<u32> = ours().into_iter().filter(|p| !before.contains(p)).collect();
+    assert!(left.is_empty(), "a tcpdump is left: {left:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
