@@ -48,7 +48,7 @@ svg .life{stroke:var(--line);stroke-width:2}svg .natl{stroke:var(--warn);stroke-
 svg .arrow line,svg .arrow path.shaft{stroke:var(--fg);stroke-width:1.6;fill:none}
 svg .arrow polygon{fill:var(--fg)}
 svg .arrow.unseen line{stroke-dasharray:4 3}
-svg .arrow.gone line{stroke:var(--bad)}svg .lost{stroke:var(--bad);stroke-width:2.5}
+svg .arrow.gone line{stroke:var(--bad)}svg .arrow.partial line{stroke:var(--warn)}svg .arrow.partial polygon{fill:var(--warn)}svg .lost{stroke:var(--bad);stroke-width:2.5}
 svg .arrow.retx line{stroke-width:1}
 svg .arrow:hover line{stroke:var(--accent);stroke-width:2.5}
 svg .arrow:target line{stroke:var(--accent);stroke-width:3}svg .arrow:target polygon{fill:var(--accent)}
@@ -692,7 +692,10 @@ fn msgs_svg(h: &mut String, model: &Model<'_, '_>, group: &[usize], t: f64, y: f
         det.push_str(" · retransmission");
     }
     if first.fragments > 1 {
-        det.push_str(&format!(" · {} fragments", first.fragments));
+        match first.fragments_arrived {
+            Some(a) if a < first.fragments => det.push_str(&format!(" · {} fragments, {a} arrived", first.fragments)),
+            _ => det.push_str(&format!(" · {} fragments", first.fragments)),
+        }
     }
     let _ = writeln!(
         h,
@@ -713,6 +716,9 @@ fn msgs_svg(h: &mut String, model: &Model<'_, '_>, group: &[usize], t: f64, y: f
         }
         if m.lost {
             class.push_str(" gone");
+        }
+        if m.fragments > 1 && m.fragments_arrived.is_some_and(|a| a < m.fragments) {
+            class.push_str(" partial");
         }
         if k > 0 {
             class.push_str(" retx");
@@ -1012,7 +1018,7 @@ fn packet_text(model: &Model<'_, '_>) -> HashMap<(usize, u64), String> {
             if let Some(im) = model.case.gw(r.gw).ike().get(r.idx) {
                 let set = want.entry(r.gw.index()).or_default();
                 set.insert(im.number);
-                set.extend(im.fragment_packets.iter().copied());
+                set.extend(model.fragment_numbers(r));
             }
         }
     }
@@ -1084,7 +1090,7 @@ fn packets_html(h: &mut String, model: &Model<'_, '_>) {
             let file = model.case.gw(r.gw).ext.map(|c| file_name(&c.name)).unwrap_or_default();
             let _ = writeln!(h, "\n<b>{what}: {} #{}</b>", esc(&file), im.number);
             let mut numbers: Vec<u64> = vec![im.number];
-            numbers.extend(im.fragment_packets.iter().copied().filter(|&p| p != im.number));
+            numbers.extend(model.fragment_numbers(r).into_iter().filter(|&p| p != im.number));
             for p in numbers.into_iter().take(32) {
                 let _ = writeln!(h, "{}", dump(r.gw, p));
             }

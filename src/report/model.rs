@@ -10,6 +10,7 @@ use crate::inputs::Inputs;
 use crate::logs::EventKind;
 use crate::track::IkeMsg;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// One IKE message between the gateways: one entry of [`Case::msgs`].
 #[derive(Debug, Clone)]
@@ -30,8 +31,11 @@ pub struct Message {
     pub retransmission: bool,
     /// The receiver's capture is there and does not show it.
     pub lost: bool,
-    /// Packets on the wire beyond the first: IP fragments or IKE fragments (RFC 7383).
+    /// Packets it left in, when more than one: IP fragments or IKE fragments (RFC 7383); 0 when
+    /// whole or not seen leaving.
     pub fragments: usize,
+    /// Of those, the packets seen arriving (when the receiver's copy is there).
+    pub fragments_arrived: Option<usize>,
     pub natt: bool,
     pub length: u32,
     /// Cited by these evidence items: (finding, evidence) indices.
@@ -105,11 +109,13 @@ pub struct Model<'c, 'a> {
     pub nat: bool,
     /// `journey[(gw, idx)]`: the message a captured IKE message belongs to.
     journey: HashMap<(GwId, usize), usize>,
+    frags: FragIndex,
 }
 
 impl<'c, 'a> Model<'c, 'a> {
     pub fn new(case: &'c Case<'a>, inputs: &'c Inputs, findings: &'c [Finding], cov: &'c Coverage) -> Self {
         let captured = |g: Option<GwId>| g.is_some_and(|i| case.gw(i).ext.is_some());
+        let frags = frag_index(case);
         let get = |r: MsgRef| case.gw(r.gw).ike().get(r.idx);
         let mut messages: Vec<Message> = case
             .msgs
@@ -122,11 +128,9 @@ impl<'c, 'a> Model<'c, 'a> {
                     .arrived
                     .and_then(|r| get(r).map(|a| case.on_first_clock(r.gw, a.time)));
                 let lost = p.arrived.is_none() && p.sent.is_some() && captured(p.to);
-                let fragments = if m.ike_fragment.is_some() || m.ip_fragmented {
-                    m.fragment_packets.len().max(1)
-                } else {
-                    0
-                };
+                let fragments = p.sent.map_or(0, |r| fragments_of(case, &frags, r).len());
+                let fragments = if fragments > 1 { fragments } else { 0 };
+                let fragments_arrived = p.arrived.map(|r| fragments_of(case, &frags, r).len().max(1));
                 Some(Message {
                     from: p.from,
                     to: p.to,
@@ -139,6 +143,7 @@ impl<'c, 'a> Model<'c, 'a> {
                     retransmission: m.retransmission,
                     lost,
                     fragments,
+                    fragments_arrived,
                     natt: m.natt,
                     length: m.length,
                     cited: Vec::new(),
@@ -243,6 +248,7 @@ impl<'c, 'a> Model<'c, 'a> {
             targets: Vec::new(),
             nat: !case.rewrites.is_empty(),
             journey,
+            frags,
         };
         model.targets = findings
             .iter()
@@ -274,6 +280,12 @@ impl<'c, 'a> Model<'c, 'a> {
         self.journey.get(&(gw, idx)).map(|&i| &self.messages[i])
     }
 
+    /// The packets a captured IKE message travelled in when it was fragmented (IKE fragments, else
+    /// the pieces of its IP datagram seen in that capture); empty when it was whole.
+    pub fn fragment_numbers(&self, r: MsgRef) -> Vec<u64> {
+        fragments_of(self.case, &self.frags, r)
+    }
+
     /// The captured copy of a message at the sender, else at the receiver.
     pub fn ike(&self, m: &Message) -> Option<&'c IkeMsg> {
         let r = m.sent.or(m.arrived)?;
@@ -292,10 +304,12 @@ impl<'c, 'a> Model<'c, 'a> {
                 if c.name != source {
                     continue;
                 }
+                let holds = |idx: usize| self.fragment_numbers(MsgRef { gw: gi, idx }).contains(&p);
                 if let Some(idx) = g
                     .ike()
                     .iter()
-                    .position(|m| m.number == p || m.fragment_packets.contains(&p))
+                    .position(|m| m.number == p)
+                    .or_else(|| (0..g.ike().len()).find(|&i| holds(i)))
                 {
                     if let Some(&i) = self.journey.get(&(gi, idx)) {
                         return Target::Message(i);
@@ -329,6 +343,43 @@ impl<'c, 'a> Model<'c, 'a> {
             }
         }
         Target::None
+    }
+}
+
+/// The pieces of each IP datagram a gateway's capture saw: (gateway, source, destination, IP id)
+/// → packet numbers.
+type FragIndex = HashMap<(GwId, IpAddr, IpAddr, u32), Vec<u64>>;
+
+fn frag_index(case: &Case<'_>) -> FragIndex {
+    let mut idx = FragIndex::new();
+    for gi in case.gw_ids() {
+        if let Some(tl) = case.gw(gi).tl() {
+            for d in &tl.frags {
+                let mut v: Vec<u64> = d.pieces.iter().map(|p| p.number).collect();
+                v.sort_unstable();
+                v.dedup();
+                idx.insert((gi, d.key.src, d.key.dst, d.key.id), v);
+            }
+        }
+    }
+    idx
+}
+
+/// The packets one captured IKE message travelled in when it was fragmented: its IKE fragments
+/// (RFC 7383), else the pieces of its IP datagram seen in that capture (maybe only one).
+fn fragments_of(case: &Case<'_>, frags: &FragIndex, r: MsgRef) -> Vec<u64> {
+    let Some(m) = case.gw(r.gw).ike().get(r.idx) else {
+        return Vec::new();
+    };
+    if m.fragment_packets.len() > 1 {
+        return m.fragment_packets.clone();
+    }
+    match (m.ip_fragmented, m.ip_frag_id) {
+        (true, Some(id)) => frags
+            .get(&(r.gw, m.src.ip(), m.dst.ip(), id))
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 

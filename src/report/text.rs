@@ -328,7 +328,10 @@ fn ladder(model: &Model<'_, '_>, width: usize) -> String {
                     what.push_str(" 4500");
                 }
                 if m.fragments > 1 {
-                    what.push_str(&format!(" ({} frags)", m.fragments));
+                    match m.fragments_arrived {
+                        Some(a) if a < m.fragments => what.push_str(&format!(" ({}/{} frags)", a, m.fragments)),
+                        _ => what.push_str(&format!(" ({} frags)", m.fragments)),
+                    }
                 }
                 if *n > 1 {
                     what.push_str(&format!(" ×{n}"));
