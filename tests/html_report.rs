@@ -27,8 +27,13 @@ fn render(paths: &[PathBuf]) -> Expect {
         let model = report::Model::new(case, inp, findings, cov);
         Expect {
             html: report::html(case, inp, findings, cov),
-            messages: model.messages.len(),
-            lost: model.messages.iter().filter(|m| m.lost).count(),
+            messages: model.messages.len().min(report::html::MAX_DRAWN),
+            lost: model
+                .messages
+                .iter()
+                .take(report::html::MAX_DRAWN)
+                .filter(|m| m.lost)
+                .count(),
             cause: findings.first().map(|f| f.cause.id().to_string()).unwrap_or_default(),
         }
     })

@@ -21,6 +21,8 @@ const X1: f64 = 750.0;
 const NOTE_CHARS: usize = 48;
 /// Rows in a run of unremarkable ones beyond which the middle of the run is folded.
 const FOLD_AFTER: usize = 40;
+/// IKE messages drawn (and their packets embedded) at most; the rest are counted.
+pub const MAX_DRAWN: usize = 2000;
 
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
 
@@ -334,10 +336,11 @@ fn findings_html(h: &mut String, model: &Model<'_, '_>) {
 fn rows(model: &Model<'_, '_>) -> Vec<(f64, Row)> {
     let mut rows: Vec<(f64, u8, Row)> = Vec::new();
     let mut i = 0;
-    while i < model.messages.len() {
+    let drawn = model.messages.len().min(MAX_DRAWN);
+    while i < drawn {
         let m = &model.messages[i];
         let mut group = vec![i];
-        while let Some(n) = model.messages.get(i + group.len()) {
+        while let Some(n) = model.messages[..drawn].get(i + group.len()) {
             if n.retransmission && n.label == m.label && n.from == m.from && group.len() < 30 {
                 group.push(i + group.len());
             } else {
@@ -505,6 +508,14 @@ fn ladder_html(h: &mut String, model: &Model<'_, '_>) {
         } else {
             segment_svg(h, model, &seg);
         }
+    }
+    if model.messages.len() > MAX_DRAWN {
+        let _ = writeln!(
+            h,
+            "<p class=\"bad\">{} more IKE messages after {} are not drawn (the first {MAX_DRAWN} are); <code>--json</code> lists them.</p>",
+            model.messages.len() - MAX_DRAWN,
+            hms(model.messages[MAX_DRAWN].time)
+        );
     }
     h.push_str("</section>\n");
 }
@@ -1013,7 +1024,7 @@ fn logs_html(h: &mut String, model: &Model<'_, '_>) {
 /// The packets the page shows, as `tcpdump -vv` prints them: read again from each capture file.
 fn packet_text(model: &Model<'_, '_>) -> HashMap<(usize, u64), String> {
     let mut want: HashMap<usize, BTreeSet<u64>> = HashMap::new();
-    for m in &model.messages {
+    for m in model.messages.iter().take(MAX_DRAWN) {
         for r in [m.sent, m.arrived].into_iter().flatten() {
             if let Some(im) = model.case.gw(r.gw).ike().get(r.idx) {
                 let set = want.entry(r.gw.index()).or_default();
@@ -1066,7 +1077,7 @@ fn packets_html(h: &mut String, model: &Model<'_, '_>) {
             None => "(the capture file could not be read again)".to_string(),
         }
     };
-    for (i, m) in model.messages.iter().enumerate() {
+    for (i, m) in model.messages.iter().enumerate().take(MAX_DRAWN) {
         let _ = write!(
             h,
             "<pre class=\"pkt\" id=\"pkt-{i}\"><a class=\"close\" href=\"#msg-{i}\" title=\"close\">×</a><b>{} {}</b>",
