@@ -56,7 +56,7 @@ svg .arrow:hover line{stroke:var(--accent);stroke-width:2.5}
 svg .arrow:target line{stroke:var(--accent);stroke-width:3}svg .arrow:target polygon{fill:var(--accent)}
 svg .cited{fill:var(--accent);font-weight:bold}
 svg .note{fill:var(--mute)}svg .note.hot{fill:var(--bad);font-weight:bold}svg .dot{fill:var(--line)}
-svg .icmp{fill:var(--warn);font-weight:bold}
+svg .icmp{fill:var(--warn);font-weight:bold}svg .icmpl{stroke:var(--warn);stroke-width:2;stroke-dasharray:4 2}svg .icmph{fill:var(--warn)}
 svg .esp{fill:var(--esp);stroke:var(--ok)}svg .esp.bad{fill:var(--espbad);stroke:var(--bad)}
 svg .gap{fill:var(--mute);font-style:italic}
 svg g.row:target text{fill:var(--accent)}
@@ -567,12 +567,45 @@ fn segment_svg(h: &mut String, model: &Model<'_, '_>, rows: &[&(f64, Row)]) {
                 } else {
                     (X1 + 8.0, "start")
                 };
+                // A stub towards the other gateway: leaving this one, or arriving at it.
+                let gx = if r.gw.index() == 0 { X0 } else { X1 };
+                let inward = if r.gw.index() == 0 { 1.0 } else { -1.0 };
+                let far = gx + inward * 70.0;
+                let ly = y + 9.0;
+                let stub = if r.sent {
+                    format!(
+                        "<line class=\"icmpl\" x1=\"{gx}\" y1=\"{ly}\" x2=\"{far}\" y2=\"{ly}\"/><polygon class=\"icmph\" points=\"{far},{ly} {},{} {},{}\"/>",
+                        far - inward * 7.0,
+                        ly - 3.5,
+                        far - inward * 7.0,
+                        ly + 3.5
+                    )
+                } else {
+                    format!(
+                        "<line class=\"icmpl\" x1=\"{far}\" y1=\"{ly}\" x2=\"{gx}\" y2=\"{ly}\"/><polygon class=\"icmph\" points=\"{gx},{ly} {},{} {},{}\"/>",
+                        gx + inward * 7.0,
+                        ly - 3.5,
+                        gx + inward * 7.0,
+                        ly + 3.5
+                    )
+                };
                 let _ = writeln!(
                     h,
-                    "<g class=\"row\" id=\"icmp-{i}\"><a href=\"#pkt-icmp-{i}\"><text class=\"t\" x=\"4\" y=\"{ty}\">{}</text><text class=\"icmp\" x=\"{x}\" y=\"{ty}\" text-anchor=\"{anchor}\">⚠ {}</text><title>{}</title></a></g>",
+                    "<g class=\"row\" id=\"icmp-{i}\"><a href=\"#pkt-icmp-{i}\"><text class=\"t\" x=\"4\" y=\"{ty}\">{}</text>{stub}<text class=\"icmp\" x=\"{x}\" y=\"{ty}\" text-anchor=\"{anchor}\">⚠ {}{}</text><title>{}</title></a>{}</g>",
                     hms(t),
-                    esc(&short(&r.text, NOTE_CHARS)),
+                    if r.sent { "sent " } else { "" },
+                    esc(&short(&r.text, NOTE_CHARS - if r.sent { 6 } else { 1 })),
                     esc(&r.text),
+                    r.cited
+                        .iter()
+                        .map(|(fi, ei)| format!(
+                            "<a href=\"#ev-{fi}-{ei}\"><text class=\"cited\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">◆{}.{}</text></a>",
+                            far + inward * 24.0,
+                            y + 13.0,
+                            fi + 1,
+                            ei + 1
+                        ))
+                        .collect::<String>(),
                     ty = y + 13.0
                 );
             }

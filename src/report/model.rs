@@ -62,10 +62,13 @@ pub struct EspBand {
 /// An ICMP error captured at a gateway.
 #[derive(Debug, Clone)]
 pub struct Icmp {
+    /// The gateway whose capture shows it.
     pub gw: GwId,
     pub number: u64,
     pub time: f64,
     pub text: String,
+    /// Sent by that gateway (its own source address), else received by it.
+    pub sent: bool,
     pub cited: Vec<(usize, usize)>,
 }
 
@@ -202,6 +205,7 @@ impl<'c, 'a> Model<'c, 'a> {
                     }
                     icmp.push(Icmp {
                         gw: gi,
+                        sent: g.owns(r.src),
                         number: r.number,
                         time: case.on_first_clock(gi, r.time),
                         text,
