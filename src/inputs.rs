@@ -141,85 +141,106 @@ pub fn side_of(path: &Path) -> String {
     }
 }
 
-/// Files named, and files found in named folders (`true`: from a folder).
 /// The manifest of a bundle that `ipsec-doctor capture` wrote.
 pub const BUNDLE_MANIFEST: &str = "manifest.json";
 
-/// The files a bundle's manifest calls state snapshots or command output that is no log, which a
-/// reader of the folder leaves to their own reader. Empty when `dir` holds no bundle.
-pub fn bundle_not_logs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string(dir.join(BUNDLE_MANIFEST)) else {
-        return Vec::new();
-    };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Vec::new();
-    };
-    if !v["format"]
+/// `dir`'s bundle manifest, when `dir` holds a bundle.
+fn bundle_manifest(dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join(BUNDLE_MANIFEST)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["format"]
         .as_str()
         .is_some_and(|f| f.starts_with("ipsec-doctor bundle"))
-    {
-        return Vec::new();
-    }
-    let listed = v["files"]
+        .then_some(v)
+}
+
+/// The files of a bundle's manifest with one of `roles`: (gateway, file in `dir`). Names with a
+/// `/` or a leading `.` are not the bundle's own and are left alone.
+fn bundle_files(v: &serde_json::Value, dir: &Path, roles: &[&str]) -> Vec<(String, PathBuf)> {
+    v["files"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|f| matches!(f["role"].as_str(), Some("state" | "ping-output")))
-        .filter_map(|f| f["name"].as_str())
-        .filter(|n| !n.contains('/'))
-        .map(|n| dir.join(n));
+        .filter(|f| f["role"].as_str().is_some_and(|r| roles.contains(&r)))
+        .filter_map(|f| Some((f["gateway"].as_str()?, f["name"].as_str()?)))
+        .filter(|(_, n)| !n.contains('/') && !n.starts_with('.'))
+        .take(64)
+        .map(|(g, n)| (g.to_string(), dir.join(n)))
+        .collect()
+}
+
+/// The files a bundle's manifest calls state snapshots or command output that is no log, and
+/// the manifest itself, which a reader of the folder leaves to their own reader. Empty when
+/// `dir` holds no bundle.
+pub fn bundle_not_logs(dir: &Path) -> Vec<PathBuf> {
+    let Some(v) = bundle_manifest(dir) else {
+        return Vec::new();
+    };
+    let listed = bundle_files(&v, dir, &["state", "ping-output"])
+        .into_iter()
+        .map(|(_, f)| f);
     std::iter::once(dir.join(BUNDLE_MANIFEST)).chain(listed).collect()
 }
 
 /// The captures of a bundle whose manifest says until when they ran (a live capture that saw
 /// nothing at the end was still listening): (file, seconds since the epoch).
 pub fn bundle_capture_until(dir: &Path) -> Vec<(PathBuf, f64)> {
-    let Some(v) = std::fs::read_to_string(dir.join(BUNDLE_MANIFEST))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-    else {
+    let Some(v) = bundle_manifest(dir) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for g in v["gateways"].as_array().into_iter().flatten() {
-        let (Some(name), Some(until)) = (g["name"].as_str(), g["capture_until"].as_f64()) else {
-            continue;
-        };
-        for f in v["files"].as_array().into_iter().flatten() {
-            if f["gateway"].as_str() == Some(name) && f["role"].as_str() == Some("capture") {
-                if let Some(n) = f["name"].as_str().filter(|n| !n.contains('/')) {
-                    out.push((dir.join(n), until));
-                }
-            }
-        }
+    let until = |gw: &str| {
+        v["gateways"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|g| g["name"].as_str() == Some(gw))
+            .and_then(|g| g["capture_until"].as_f64())
+    };
+    bundle_files(&v, dir, &["capture"])
+        .into_iter()
+        .filter_map(|(g, f)| Some((f, until(&g)?)))
+        .collect()
+}
+
+/// The offset from UTC (seconds, east positive) of the gateway whose log `path` is, when a
+/// bundle's manifest says it (its `utc_offset`, as `date +%z` prints it): pluto's and syslog's
+/// time stamps carry no zone.
+pub fn bundle_utc_offset(path: &Path) -> Option<i32> {
+    let dir = path.parent()?;
+    let v = bundle_manifest(dir)?;
+    let (gw, _) = bundle_files(&v, dir, &["log", "up-output"])
+        .into_iter()
+        .find(|(_, f)| f == path)?;
+    let g = v["gateways"]
+        .as_array()?
+        .iter()
+        .find(|g| g["name"].as_str() == Some(&gw))?;
+    parse_utc_offset(g["utc_offset"].as_str()?)
+}
+
+/// `+0100`, `-0530` (as `date +%z` prints them) in seconds.
+pub fn parse_utc_offset(s: &str) -> Option<i32> {
+    let (sign, digits) = match s.trim().as_bytes() {
+        [b'+', d @ ..] => (1, d),
+        [b'-', d @ ..] => (-1, d),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
     }
-    out
+    let n = |a: usize| i32::from(digits[a] - b'0') * 10 + i32::from(digits[a + 1] - b'0');
+    Some(sign * (n(0) * 3600 + n(2) * 60))
 }
 
 /// The state snapshots a bundle's manifest lists: (gateway, file). Empty when `dir` holds no
 /// bundle.
 pub fn bundle_state(dir: &Path) -> Vec<(String, PathBuf)> {
-    let Ok(text) = std::fs::read_to_string(dir.join(BUNDLE_MANIFEST)) else {
+    let Some(v) = bundle_manifest(dir) else {
         return Vec::new();
     };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Vec::new();
-    };
-    if !v["format"]
-        .as_str()
-        .is_some_and(|f| f.starts_with("ipsec-doctor bundle"))
-    {
-        return Vec::new();
-    }
-    v["files"]
-        .as_array()
+    bundle_files(&v, dir, &["state"])
         .into_iter()
-        .flatten()
-        .filter(|f| f["role"].as_str() == Some("state"))
-        .filter_map(|f| Some((f["gateway"].as_str()?, f["name"].as_str()?)))
-        .filter(|(g, n)| !n.contains('/') && !n.starts_with('.') && !g.is_empty())
-        .take(64)
-        .map(|(g, n)| (g.to_string(), dir.join(n)))
+        .filter(|(g, _)| !g.is_empty())
         .collect()
 }
 
@@ -258,6 +279,7 @@ fn load_state(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], inputs: &m
     }
 }
 
+/// Files named, and files found in named folders (`true`: from a folder).
 fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for p in paths {
@@ -348,6 +370,13 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
     };
     for (side, path) in logs_pending {
         let name = path.display().to_string();
+        let opts = match bundle_utc_offset(&path) {
+            Some(utc_offset_secs) => ParseOptions {
+                utc_offset_secs,
+                ..opts.clone()
+            },
+            None => opts.clone(),
+        };
         let parsed = File::open(&path)
             .and_then(|f| logs::parse_reader(&name, std::io::BufReader::with_capacity(1 << 16, f), &opts));
         match parsed {
@@ -569,4 +598,16 @@ fn split_gateways(inputs: &mut Inputs) {
     inputs.assigned.extend(assigned);
     // A side left with nothing but internal captures keeps them; one left empty goes.
     inputs.sides.retain(|s| !s.captures.is_empty() || !s.logs.is_empty());
+}
+
+#[cfg(test)]
+mod bundle_tests {
+    #[test]
+    fn utc_offsets_as_date_prints_them() {
+        assert_eq!(super::parse_utc_offset("+0000"), Some(0));
+        assert_eq!(super::parse_utc_offset("+0530"), Some(19800));
+        assert_eq!(super::parse_utc_offset("-0800"), Some(-28800));
+        assert_eq!(super::parse_utc_offset("UTC"), None);
+        assert_eq!(super::parse_utc_offset("+08"), None);
+    }
 }

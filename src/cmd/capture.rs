@@ -48,7 +48,11 @@ pub fn plan(a: &Args) -> Result<Plan, String> {
         let (name, target) = g
             .split_once('=')
             .ok_or_else(|| format!("--gw {g}: expected NAME=TARGET (local, ssh:[user@]host[:port], exec:PREFIX)"))?;
-        check_name("gateway name", name)?;
+        // The bundle's files are NAME.pcap, NAME-pluto.log...: the name is what comes before
+        // the first `-` or `.`, as `diagnose` reads a folder.
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("--gw {g}: a gateway name is letters, digits and _ (no - or .)"));
+        }
         if gateways.iter().any(|x| x.name == name) {
             return Err(format!("--gw {g}: gateway '{name}' named twice"));
         }

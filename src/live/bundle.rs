@@ -16,12 +16,13 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Creates `dir` (which must not hold a bundle already) with mode 0700.
+    /// Creates `dir` with mode 0700; an existing folder must be empty (`-o .` must not make the
+    /// user's folder private, nor mix a bundle into other files).
     pub fn create(dir: &Path) -> io::Result<Bundle> {
-        if dir.join(MANIFEST).exists() {
+        if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("{} already holds a bundle; choose another -o", dir.display()),
+                format!("{} is not empty; give -o a new folder", dir.display()),
             ));
         }
         DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
@@ -63,7 +64,7 @@ pub struct Manifest {
     pub command_line: Vec<String>,
     pub started: String,
     pub ended: String,
-    /// `duration`, `interrupted`, `verdict`, `captures-ended`.
+    /// `duration`, `interrupted`, `verdict`, `captures-ended`, `unreachable`.
     pub stopped_by: String,
     pub gateways: Vec<GatewayEntry>,
     pub files: Vec<FileEntry>,
@@ -188,7 +189,7 @@ mod tests {
             crate::inputs::bundle_not_logs(&dir),
             vec![dir.join(MANIFEST), dir.join("sg1-state-start.txt")]
         );
-        assert!(Bundle::create(&dir).is_err(), "a second bundle in the same folder");
+        assert!(Bundle::create(&dir).is_err(), "a folder with files in it");
         // Frames copied through the writer read back the same.
         let mut src = crate::source::open(Path::new("examples/healthy-ikev2/sg1.pcap")).unwrap();
         let mut w = PcapWriter::new(b.file("copy.pcap").unwrap());

@@ -33,8 +33,10 @@ pub struct Hop {
     /// Seen leaving the sender / arriving at the receiver.
     pub sent: bool,
     pub arrived: bool,
-    /// Identifies the message across verdicts: (sender, capture time bits, message id).
-    pub key: (String, u64, u32),
+    /// Identifies the message across verdicts, whichever end's record came first: (sender, the
+    /// message's digest (equal at both ends), its occurrence among the sender's messages with
+    /// that digest: retransmissions are 1, 2, ...).
+    pub key: (String, u64, usize),
 }
 
 /// Everything seen so far on every gateway.
@@ -78,11 +80,15 @@ impl Engine {
         self.decoders.len() - 1
     }
 
-    /// A log of gateway `side`; returns its index. Lines without a year are of `year`.
-    pub fn add_log(&mut self, side: &str, name: &str, year: i32) -> usize {
+    /// A log of gateway `side`; returns its index. Lines without a year are of `year`, lines
+    /// without a zone `utc_offset_secs` east of UTC (the gateway's zone).
+    pub fn add_log(&mut self, side: &str, name: &str, year: i32, utc_offset_secs: i32) -> usize {
         self.side_mut(side);
         let opts = ParseOptions {
             year: Some(year),
+            // A log followed for days has no line limit; `age_out` bounds what is kept.
+            max_lines: usize::MAX,
+            utc_offset_secs,
             ..Default::default()
         };
         self.logs.push((side.to_string(), LogStream::new(name, &opts)));
@@ -147,6 +153,7 @@ impl Engine {
                 status: crate::cmd::diagnose::exit_status(findings),
             };
             let name = |g: Option<crate::correlate::GwId>| g.map_or("?".to_string(), |g| case.gw(g).name.to_string());
+            let mut seen: std::collections::HashMap<(String, u64), usize> = std::collections::HashMap::new();
             let hops = case
                 .msgs
                 .iter()
@@ -162,7 +169,11 @@ impl Engine {
                         retransmission: m.retransmission,
                         sent: p.sent.is_some(),
                         arrived: p.arrived.is_some(),
-                        key: (name(p.from), m.time.to_bits(), m.msgid),
+                        key: {
+                            let n = seen.entry((name(p.from), m.digest)).or_insert(0);
+                            *n += 1;
+                            (name(p.from), m.digest, *n)
+                        },
                     })
                 })
                 .collect();
@@ -171,9 +182,11 @@ impl Engine {
         .flatten()
     }
 
-    /// Forgets what happened before `t` on every capture and log (a watch that runs for days).
-    pub fn age_out(&mut self, t: f64) {
+    /// Forgets what happened on each gateway before `t(gateway)` (on that gateway's clock), on
+    /// every capture and log: a watch that runs for days.
+    pub fn age_out(&mut self, t: impl Fn(&str) -> f64) {
         for s in &mut self.inputs.sides {
+            let t = t(&s.name);
             let mut entry = self.aged.iter_mut().find(|a| a.0 == s.name);
             for c in &mut s.captures {
                 let a = c.timeline.age_out(t);
@@ -185,7 +198,7 @@ impl Engine {
             }
         }
         for (side, l) in &mut self.logs {
-            let n = l.age_out(t);
+            let n = l.age_out(t(side));
             if let Some(e) = self.aged.iter_mut().find(|a| a.0 == *side) {
                 e.2 += n;
             }
@@ -245,7 +258,7 @@ mod tests {
     fn nothing_yet_is_no_verdict() {
         let mut e = Engine::new(Limits::default());
         e.add_capture("sg1", "sg1.pcap");
-        let l = e.add_log("sg1", "sg1-pluto.log", 2026);
+        let l = e.add_log("sg1", "sg1-pluto.log", 2026, 0);
         e.line(l, b"nothing a daemon would say");
         assert_eq!(e.verdict(), None);
     }
@@ -255,7 +268,7 @@ mod tests {
         let mut e = Engine::new(Limits::default());
         let a = e.add_capture("sg1", "examples/healthy-ikev2/sg1.pcap");
         feed(&mut e, a, "examples/healthy-ikev2/sg1.pcap");
-        e.age_out(f64::MAX);
+        e.age_out(|_| f64::MAX);
         assert!(e.aged[0].1.ike_messages > 0);
         assert!(e.inputs_mut().sides[0].captures[0].timeline.ike.is_empty());
     }

@@ -123,8 +123,8 @@ impl Probe {
         p
     }
 
-    /// The daemon running in the gateway's network namespace; failing that, the one whose tools
-    /// are installed.
+    /// The daemon running in the gateway's network namespace ([`Probe::installed`] says which
+    /// one's tools are there when none runs).
     pub fn daemon(&self) -> Option<Daemon> {
         if let Some(exe) = self.daemon_args.first() {
             return Some(if exe.ends_with("pluto") {
@@ -176,15 +176,17 @@ impl Probe {
     /// pluto's `--logfile`, or `logfile=` of the `ipsec.conf` it reads.
     pub fn pluto_logfile(&self) -> Option<String> {
         let args = &self.daemon_args;
+        // What the gateway says goes into a command line (tail's): checked like --log.
+        let ok = |p: &String| super::target::check_path("logfile", p).is_ok();
         for (i, a) in args.iter().enumerate() {
             if let Some(v) = a.strip_prefix("--logfile=") {
-                return Some(v.to_string());
+                return Some(v.to_string()).filter(ok);
             }
             if a == "--logfile" {
-                return args.get(i + 1).cloned();
+                return args.get(i + 1).cloned().filter(ok);
             }
         }
-        self.ipsec_conf_logfile.clone().filter(|p| p.starts_with('/'))
+        self.ipsec_conf_logfile.clone().filter(ok)
     }
 
     /// The strongSwan config files whose filelog sections say where charon writes.

@@ -5,8 +5,8 @@
 //! tools are needed on the gateway, next to its tcpdump and IKE daemon.
 
 /// Runs `"$@"` until our end of its standard input closes (we stop, we are killed, or the ssh
-/// connection drops), then stops it with SIGTERM (SIGKILL 3 s later, if need be; nothing of the
-/// leash outlives the command by more than a fifth of a second). Standard input is the one
+/// connection drops), then stops it with SIGTERM (SIGKILL 3 s later, if need be). When the
+/// command ends by itself, the leash's `cat` stays until our end closes, which we do next. Standard input is the one
 /// stop signal every transport carries: ssh, `ip netns exec`, `docker exec -i` and
 /// `kubectl exec -i` all forward its end. SIGTERM, not SIGINT: a non-interactive shell starts
 /// background commands with SIGINT ignored. tcpdump takes SIGTERM as it takes SIGINT.
@@ -61,7 +61,7 @@ done
 for f in /var/log/pluto.log /var/log/charon.log /var/log/auth.log /var/log/secure /var/log/syslog /var/log/daemon.log /var/log/messages; do
   [ -r "$f" ] && echo "logfile=$f"
 done
-if [ -n "$1" ]; then
+if [ -n "$1" ] && [ "$1" != any ]; then   # any: tcpdump's pseudo-interface, no link
   echo "iface=$(ip -o link show dev "$1" 2>&1 | head -n 1)"
 fi
 exit 0"####;

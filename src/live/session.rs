@@ -6,7 +6,7 @@
 //! standard input, so a Ctrl-C, a timeout or our own death leave nothing running there.
 
 use super::bundle::{Bundle, FileEntry, GatewayEntry, Manifest, PcapWriter};
-use super::engine::{Engine, Hop, Verdict};
+use super::engine::{Engine, Verdict};
 use super::gateway::{self, Daemon, LogSource, Probe};
 use super::scripts;
 use super::stream::{run_once, Kind, Msg, SharedPcap, Stream, QUEUE};
@@ -53,8 +53,8 @@ pub struct Plan {
     pub limits: Limits,
 }
 
-/// A verdict that stayed this long, with the up command and pings done and IKE quiet, is
-/// settled (`--until-verdict`).
+/// A verdict that stayed this long, with the up command and pings done, is settled
+/// (`--until-verdict`).
 const SETTLE: Duration = Duration::from_secs(5);
 /// A problem verdict that stayed this long is settled even while the up command still waits.
 const SETTLE_PROBLEM: Duration = Duration::from_secs(20);
@@ -144,6 +144,15 @@ struct Gw {
 }
 
 impl Gw {
+    /// The gateway's zone (`date +%z`) in seconds east of UTC: its daemon logs local time.
+    fn utc_offset(&self) -> i32 {
+        self.probe
+            .as_ref()
+            .and_then(|p| p.tz.as_deref())
+            .and_then(crate::inputs::parse_utc_offset)
+            .unwrap_or(0)
+    }
+
     fn daemon(&self) -> Option<Daemon> {
         self.probe.as_ref().and_then(|p| p.daemon())
     }
@@ -293,7 +302,9 @@ fn plan_streams(
             let cap = engine.add_capture(name, &file_name);
             g.pcap = file.map(|f| Arc::new(Mutex::new(PcapWriter::new(f))));
             let iface = g.plan.iface.clone().unwrap_or_else(|| "any".into());
-            let argv = gateway::tcpdump_argv(&iface, g.filter.as_deref().unwrap_or(""), p.tcpdump_user);
+            // -Z only as root: tcpdump refuses to drop privileges it does not have.
+            let drop_to = p.tcpdump_user && p.uid == Some(0);
+            let argv = gateway::tcpdump_argv(&iface, g.filter.as_deref().unwrap_or(""), drop_to);
             let mut s = Stream::new(i, Kind::Capture(cap), format!("{name}: tcpdump"), argv, None);
             s.pcap = g.pcap.clone();
             streams.push(s);
@@ -301,7 +312,7 @@ fn plan_streams(
         if let Some(log) = &g.log {
             let daemon = p.daemon().or(p.installed()).map_or("ike", Daemon::name);
             let (file_name, file) = output_file(bundle, files, name, &format!("{daemon}.log"), "log");
-            let idx = engine.add_log(name, &file_name, year);
+            let idx = engine.add_log(name, &file_name, year, g.utc_offset());
             let label = format!("{name}: log {}", log.describe());
             streams.push(Stream::new(i, Kind::Log(idx), label, log.follow_argv(), file));
         }
@@ -416,18 +427,26 @@ pub fn run(plan: Plan) -> u8 {
     let mut verdict_since = Instant::now();
     let mut last_eval = Instant::now() - Duration::from_secs(2);
     let mut last_age = Instant::now();
-    let mut shown: Vec<(String, u64, u32)> = Vec::new();
+    let mut shown: std::collections::HashSet<(String, u64, usize)> = std::collections::HashSet::new();
     let mut dirty = true;
     let stopped_by;
     loop {
         // Start the next piece of work on the first gateway when the one before is done.
+        // A Ctrl-C before the tunnel was brought up leaves it alone.
+        if interrupts.load(Ordering::SeqCst) > 0 {
+            up_pending = None;
+            ping_pending = None;
+        }
+        if gws[0].probe.is_none() && ping_pending.take().is_some() {
+            problems.push(format!("{}: unreachable, so no --ping from it", gws[0].plan.name));
+        }
         if let Some(conn) = up_pending.take() {
             let g = &gws[0];
             match g.probe.as_ref().and_then(|p| p.up_argv(&conn)) {
                 Some(argv) => {
                     let (file_name, file) =
                         output_file(bundle.as_ref(), &mut files, &g.plan.name, "up.txt", "up-output");
-                    let idx = engine.add_log(&g.plan.name, &file_name, year);
+                    let idx = engine.add_log(&g.plan.name, &file_name, year, g.utc_offset());
                     view.note(&format!("{}: {}", g.plan.name, shell_line(&argv)));
                     let mut s = Stream::new(
                         0,
@@ -468,8 +487,10 @@ pub fn run(plan: Plan) -> u8 {
             Ok(m) => {
                 dirty = true;
                 handle(m, &mut streams, &mut gws, &mut engine, &say);
-                // Take what is queued before looking at the verdict.
-                while let Ok(m) = rx.try_recv() {
+                // Take what is queued before looking at the verdict, a queue's worth at most:
+                // a stream faster than the engine must not keep the loop from its checks.
+                for _ in 0..QUEUE {
+                    let Ok(m) = rx.try_recv() else { break };
                     handle(m, &mut streams, &mut gws, &mut engine, &say);
                 }
             }
@@ -479,21 +500,29 @@ pub fn run(plan: Plan) -> u8 {
         // watch: a stream that ended is started again (a restarted daemon, a dropped link).
         if plan.watch {
             for (idx, s) in streams.iter_mut().enumerate() {
-                let again = matches!(s.kind, Kind::Capture(_) | Kind::Log(_))
-                    && s.ended
-                    && s.child.is_some()
-                    && s.started.elapsed() > Duration::from_secs(5)
-                    && s.restarts < 1000;
+                // Again and again, at most once a minute after a few quick tries.
+                let wait = Duration::from_secs(5u64 << s.restarts.min(4)).min(Duration::from_secs(60));
+                let again = matches!(s.kind, Kind::Capture(_) | Kind::Log(_)) && s.ended && s.started.elapsed() > wait;
                 if again && s.try_reap() {
                     s.restarts += 1;
                     view.note(&format!("{} ended; starting it again", s.label));
                     if let Err(e) = s.spawn(idx, &gws[s.gw].plan.target, &tx) {
                         say(&e);
+                        s.started = Instant::now();
                     }
                 }
             }
             if last_age.elapsed() > Duration::from_secs(60) {
-                engine.age_out(epoch_now() - WATCH_WINDOW);
+                // Each gateway's history on its own clock.
+                let now = epoch_now();
+                engine.age_out(|side| {
+                    let offset = gws
+                        .iter()
+                        .find(|g| g.plan.name == side)
+                        .and_then(|g| g.clock)
+                        .map_or(0.0, |c| c.0);
+                    now + offset - WATCH_WINDOW
+                });
                 last_age = Instant::now();
             }
         }
@@ -509,13 +538,19 @@ pub fn run(plan: Plan) -> u8 {
                 }
             }
             if let Some((v, hops)) = engine.verdict() {
-                let now_capture = engine_time(&hops);
+                // Now on the first gateway's clock, which the hops' times are on.
+                let now_capture = epoch_now() + gws[0].clock.map_or(0.0, |c| c.0);
                 for h in &hops {
-                    let settled = h.arrived || now_capture.is_some_and(|t| t - h.time > ARRIVAL_WAIT) || !h.sent;
+                    let settled = h.arrived || now_capture - h.time > ARRIVAL_WAIT;
                     if settled && !shown.contains(&h.key) {
                         view.hop(h, started);
-                        shown.push(h.key.clone());
+                        shown.insert(h.key.clone());
                     }
+                }
+                // Only messages the engine still holds (watch ages them out) stay remembered.
+                if shown.len() > hops.len() {
+                    let held: std::collections::HashSet<_> = hops.iter().map(|h| &h.key).collect();
+                    shown.retain(|k| held.contains(k));
                 }
                 // A verdict is shown once it held for STEADY: right after a request leaves,
                 // "never answered" is true for a moment.
@@ -532,9 +567,6 @@ pub fn run(plan: Plan) -> u8 {
                     }
                     _ => candidate = Some((v, Instant::now())),
                 }
-            }
-            if shown.len() > 100_000 {
-                shown.drain(..50_000);
             }
         }
         view.status(t0.elapsed(), last_verdict.as_ref());
@@ -562,8 +594,10 @@ pub fn run(plan: Plan) -> u8 {
                     .iter()
                     .any(|s| matches!(s.kind, Kind::Up(_) | Kind::Ping) && !s.ended);
             let stable = verdict_since.elapsed();
+            // The verdict shown is the one the evidence gives now (no new one is on its way).
+            let current = candidate.as_ref().map(|c| c.0.cause) == last_verdict.as_ref().map(|v| v.cause);
             let settled = match &last_verdict {
-                Some(v) if v.cause != crate::diagnose::Cause::Inconclusive || !busy => {
+                Some(v) if current && (v.cause != crate::diagnose::Cause::Inconclusive || !busy) => {
                     (!busy && stable >= SETTLE) || (v.status == 1 && stable >= SETTLE_PROBLEM)
                 }
                 _ => false,
@@ -679,13 +713,6 @@ fn final_report(plan: &Plan, inp: crate::inputs::Inputs, json: bool) -> u8 {
         }
     }
     code
-}
-
-/// The latest capture time among the hops (the live view's "now" on the capture clock).
-fn engine_time(hops: &[Hop]) -> Option<f64> {
-    hops.iter()
-        .map(|h| h.time)
-        .fold(None, |a, t| Some(a.map_or(t, |a: f64| a.max(t))))
 }
 
 fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, say: &dyn Fn(&str)) {

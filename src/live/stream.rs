@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 pub(super) type SharedPcap = Arc<Mutex<PcapWriter>>;
 
 /// Messages in flight at most: a reader that gets ahead of the engine waits (and tcpdump's
-/// kernel buffer takes the rest), so memory stays bounded (a batch holds up to
-/// [`BATCH_FRAMES`] frames: at most some 50 MB queued).
+/// kernel buffer takes the rest), so memory stays bounded (a batch holds at most
+/// [`BATCH_BYTES`]: some 32 MB queued at most).
 pub(super) const QUEUE: usize = 32;
 
 /// What the reader threads send.
@@ -168,12 +168,8 @@ impl Stream {
     /// Kills the local process group (the leash on the gateway still sees its input close).
     pub(super) fn kill(&mut self) {
         let Some(mut child) = self.child.take() else { return };
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", child.id())])
-            .stderr(std::process::Stdio::null())
-            .status();
-        let _ = child.kill();
-        self.status = child.wait().ok();
+        kill_group(&mut child);
+        self.status = child.try_wait().ok().flatten();
         self.threads.clear();
     }
 }
@@ -205,6 +201,8 @@ impl Batch {
 
 /// Frames at most per batch: the engine sees a busy stream at least this often.
 const BATCH_FRAMES: usize = 1024;
+/// Bytes at most per batch (a 64 KB frame of a GRO'd interface counts as what it is).
+const BATCH_BYTES: usize = 1 << 20;
 
 /// Reads a capture stream, writes it to the bundle and hands it to the engine in batches: a
 /// batch goes when the reader would have to wait for more, so a quiet link loses no time.
@@ -240,7 +238,7 @@ fn read_capture(out: impl Read, cap: usize, stream: usize, pcap: Option<SharedPc
                 false
             }
         };
-        let full = batch.frames.len() >= BATCH_FRAMES || !more || r.buffered() == 0;
+        let full = batch.frames.len() >= BATCH_FRAMES || batch.data.len() >= BATCH_BYTES || !more || r.buffered() == 0;
         if full && !batch.frames.is_empty() {
             if let Some(p) = &pcap {
                 if let Ok(mut w) = p.lock() {
@@ -288,47 +286,70 @@ fn read_lines(out: impl Read, stream: usize, tx: &SyncSender<Msg>) {
     let _ = tx.send(Msg::Ended { stream, error: None });
 }
 
-/// Runs `argv` on the gateway to the end (at most `limit`): standard output, standard error,
+/// Runs `argv` on the gateway to the end (at most `limit`), on the leash: our end of its input
+/// stays open while it runs, so a timeout stops it there too. Standard output, standard error,
 /// exit status.
 pub(super) fn run_once(
     target: &Target,
     argv: &[String],
     limit: Duration,
 ) -> Result<(String, String, ExitStatus), String> {
+    let leashed = scripts::argv(scripts::LEASH, argv);
     let mut child = target
-        .command(argv)
+        .command(&leashed)
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", target.words(argv)[0]))?;
-    drop(child.stdin.take());
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let eh = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let oh = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
+        .map_err(|e| format!("cannot run {}: {e}", target.words(&leashed)[0]))?;
+    let input = child.stdin.take();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (i, pipe) in [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            if let Some(mut p) = pipe {
+                // Bounded: a gateway's answer is a few kilobytes.
+                let _ = p.by_ref().take(16 << 20).read_to_end(&mut s);
+            }
+            let _ = tx.send((i, s));
+        });
+    }
     let t0 = Instant::now();
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) if t0.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
             _ => {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .stderr(std::process::Stdio::null())
-                    .status();
-                let _ = child.kill();
-                let _ = child.wait();
+                drop(input);
+                kill_group(&mut child);
                 return Err(format!("no answer within {} s", limit.as_secs()));
             }
         }
     };
-    let o = String::from_utf8_lossy(&oh.join().unwrap_or_default()).into_owned();
-    let e = String::from_utf8_lossy(&eh.join().unwrap_or_default()).into_owned();
+    drop(input);
+    // An ssh ControlMaster started by this command keeps its pipes open: wait a moment only.
+    let mut out = [Vec::new(), Vec::new()];
+    let until = Instant::now() + Duration::from_secs(2);
+    for _ in 0..2 {
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok((i, s)) => out[i] = s,
+            Err(_) => break,
+        }
+    }
+    let [o, e] = out.map(|b| String::from_utf8_lossy(&b).into_owned());
     Ok((o, e, status))
+}
+
+/// Kills a local command's process group (the leash on the gateway still sees its input close).
+fn kill_group(child: &mut Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
 }

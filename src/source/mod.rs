@@ -265,13 +265,13 @@ impl<R: Read> CaptureReader<R> {
         self.offset += n as u64;
     }
 
-    /// The next frame, `None` at a clean end of file.
     /// Bytes read from the input and not yet handed out: while there are, the next frame
     /// probably needs no read (a live reader batches frames until this is 0).
     pub fn buffered(&self) -> usize {
         self.end - self.start
     }
 
+    /// The next frame, `None` at a clean end of file.
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, SourceError>> {
         if self.failed {
             return None;
