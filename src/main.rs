@@ -62,7 +62,7 @@ enum Command {
         /// Print the JSON report (docs/json.md)
         #[arg(long)]
         json: bool,
-        /// Add a side-by-side timeline of the IKE exchanges
+        /// Add the ladder of the IKE exchanges between the two gateways, lost messages marked
         #[arg(long)]
         timeline: bool,
         /// Also write the report as one self-contained HTML page with a ladder diagram
