@@ -501,57 +501,26 @@ fn ip_datagram<'c>(case: &'c Case<'_>, g: GwId, m: &IkeMsg) -> Option<&'c FragDa
         .find(|d| d.key.id == id && d.key.src == m.src.ip() && d.key.dst == m.dst.ip())
 }
 
-/// An IKEv1 exchange run of one SA and direction: initiator SPI, exchange, message id (quick
-/// mode), from the initiator.
-type Step = ([u8; 8], u8, u32, bool);
-
-/// Names as the write-up does: IKEv2 "IKE_AUTH request msgid 1"; IKEv1 main mode MI1 … MR3,
-/// aggressive mode AI1 …, quick mode QI1 …; `paths` in time order.
+/// Names as the write-up does (the ladder's names, [`crate::report::model::write_up_names`]),
+/// with what the name leaves out: IKEv2 "IKE_AUTH request msgid 1", IKEv1 "MI1 (IKEv1 Main
+/// Mode)"; `paths` in time order.
 fn label_messages(case: &Case<'_>, paths: &[&MsgPath]) -> Vec<String> {
-    let mut initiator: HashMap<[u8; 8], String> = HashMap::new();
-    let mut steps: HashMap<Step, (u32, Vec<u64>)> = HashMap::new();
-    paths
-        .iter()
-        .map(|path| {
-            let Some(r) = path.sent.or(path.arrived) else {
-                return String::new();
-            };
-            let Some(m) = case.gw(r.gw).ike().get(r.idx) else {
-                return String::new();
+    let refs: Vec<_> = paths.iter().map(|p| (p.from, p.sent.or(p.arrived))).collect();
+    let names = crate::report::model::write_up_names(case, &refs);
+    refs.iter()
+        .zip(names)
+        .map(|((_, r), name)| {
+            let Some(m) = r.and_then(|r| case.gw(r.gw).ike().get(r.idx)) else {
+                return name;
             };
             if m.major >= 2 {
-                return format!(
-                    "{} {} msgid {}",
-                    m.exchange_name(),
-                    if m.is_response() { "response" } else { "request" },
-                    m.msgid
-                );
+                return format!("{name} msgid {}", m.msgid);
             }
-            let who = match path.from {
-                Some(g) => case.gw(g).name.to_string(),
-                None => m.src.ip().to_string(),
-            };
-            let from_initiator = *initiator.entry(m.ispi).or_insert_with(|| who.clone()) == who;
             let enc = if m.is_v1_encrypted() { ", encrypted" } else { "" };
-            let (prefix, key_msgid) = match m.exchange {
-                2 => ("M", 0),
-                4 => ("A", 0),
-                32 => ("Q", m.msgid),
-                _ => return format!("IKEv1 {}{enc} msgid {:08x}", m.exchange_name(), m.msgid),
-            };
-            let (n, digests) = steps
-                .entry((m.ispi, m.exchange, key_msgid, from_initiator))
-                .or_insert((0, Vec::new()));
-            let k = match digests.iter().position(|d| *d == m.digest) {
-                Some(k) => k as u32 + 1,
-                None => {
-                    digests.push(m.digest);
-                    *n += 1;
-                    *n
-                }
-            };
-            let role = if from_initiator { "I" } else { "R" };
-            format!("{prefix}{role}{k} (IKEv1 {}{enc})", m.exchange_name())
+            match m.exchange {
+                2 | 4 | 32 => format!("{name} (IKEv1 {}{enc})", m.exchange_name()),
+                _ => format!("IKEv1 {}{enc} msgid {:08x}", m.exchange_name(), m.msgid),
+            }
         })
         .collect()
 }

@@ -396,53 +396,60 @@ fn detail(m: &IkeMsg) -> String {
     }
 }
 
+fn name_messages(case: &Case<'_>, messages: &mut [Message]) {
+    let paths: Vec<(Option<GwId>, Option<MsgRef>)> = messages.iter().map(|m| (m.from, m.sent.or(m.arrived))).collect();
+    for (msg, label) in messages.iter_mut().zip(write_up_names(case, &paths)) {
+        msg.label = label;
+    }
+}
+
 /// Names each message as the write-up does: IKEv1 main mode MI1, MR1, … MR3; aggressive mode
 /// AI1, AR1, AI2; quick mode QI1, QR1, QI2; IKEv2 `IKE_SA_INIT request`. The initiator is the
 /// sender of an SA's first message; a retransmission carries the name of what it repeats.
-fn name_messages(case: &Case<'_>, messages: &mut [Message]) {
+/// `messages`: (sender, a record of it), in time order. The ladder and the evidence pcapng's
+/// comments both name messages so.
+pub fn write_up_names(case: &Case<'_>, messages: &[(Option<GwId>, Option<MsgRef>)]) -> Vec<String> {
     // Per IKE SA (initiator SPI): who began it. Per exchange run: messages counted per direction.
     let mut initiator: HashMap<[u8; 8], String> = HashMap::new();
     let mut steps: HashMap<([u8; 8], u8, u32, bool), u32> = HashMap::new();
-    for msg in messages.iter_mut() {
-        let Some(r) = msg.sent.or(msg.arrived) else {
-            continue;
-        };
-        let Some(m) = case.gw(r.gw).ike().get(r.idx) else {
-            continue;
-        };
-        let who = match msg.from {
-            Some(g) => format!("gw{}", g.index()),
-            None => m.src.ip().to_string(),
-        };
-        if m.major >= 2 {
-            let name = m.exchange_name();
-            msg.label = format!("{name} {}", if m.is_response() { "response" } else { "request" });
-            continue;
-        }
-        let init = initiator.entry(m.ispi).or_insert_with(|| who.clone());
-        let from_initiator = *init == who;
-        let (prefix, key_msgid) = match m.exchange {
-            2 => ("M", 0),
-            4 => ("A", 0),
-            32 => ("Q", m.msgid),
-            _ => ("", 0),
-        };
-        if prefix.is_empty() {
-            msg.label = if m.is_v1_encrypted() {
-                format!("{}[E]", short_v1(&m.exchange_name()))
-            } else {
-                short_v1(&m.exchange_name())
+    messages
+        .iter()
+        .map(|(from, r)| {
+            let Some(m) = r.and_then(|r| case.gw(r.gw).ike().get(r.idx)) else {
+                return String::new();
             };
-            continue;
-        }
-        let n = steps
-            .entry((m.ispi, m.exchange, key_msgid, from_initiator))
-            .or_insert(0);
-        if !m.retransmission || *n == 0 {
-            *n += 1;
-        }
-        msg.label = format!("{prefix}{}{n}", if from_initiator { "I" } else { "R" });
-    }
+            let who = match from {
+                Some(g) => format!("gw{}", g.index()),
+                None => m.src.ip().to_string(),
+            };
+            if m.major >= 2 {
+                let name = m.exchange_name();
+                return format!("{name} {}", if m.is_response() { "response" } else { "request" });
+            }
+            let init = initiator.entry(m.ispi).or_insert_with(|| who.clone());
+            let from_initiator = *init == who;
+            let (prefix, key_msgid) = match m.exchange {
+                2 => ("M", 0),
+                4 => ("A", 0),
+                32 => ("Q", m.msgid),
+                _ => ("", 0),
+            };
+            if prefix.is_empty() {
+                return if m.is_v1_encrypted() {
+                    format!("{}[E]", short_v1(&m.exchange_name()))
+                } else {
+                    short_v1(&m.exchange_name())
+                };
+            }
+            let n = steps
+                .entry((m.ispi, m.exchange, key_msgid, from_initiator))
+                .or_insert(0);
+            if !m.retransmission || *n == 0 {
+                *n += 1;
+            }
+            format!("{prefix}{}{n}", if from_initiator { "I" } else { "R" })
+        })
+        .collect()
 }
 
 /// IKEv1 exchange names as tcpdump prints them, shortened for a label (`inf`, `xauth`).
