@@ -80,8 +80,9 @@ impl Engine {
         self.decoders.len() - 1
     }
 
-    /// A log of gateway `side`; returns its index. Lines without a year are of `year`, lines
-    /// without a zone `utc_offset_secs` east of UTC (the gateway's zone).
+    /// A log of gateway `side`; returns its index. Lines without a year are taken as written
+    /// when they arrive (`year` for those without a month either), lines without a zone as
+    /// `utc_offset_secs` east of UTC (the gateway's zone).
     pub fn add_log(&mut self, side: &str, name: &str, year: i32, utc_offset_secs: i32) -> usize {
         self.side_mut(side);
         let opts = ParseOptions {
@@ -261,6 +262,31 @@ mod tests {
         let l = e.add_log("sg1", "sg1-pluto.log", 2026, 0);
         e.line(l, b"nothing a daemon would say");
         assert_eq!(e.verdict(), None);
+    }
+
+    /// A followed log's yearless lines get the year they are read in (last year's December in
+    /// January).
+    #[test]
+    fn followed_lines_are_dated_now() {
+        let mut e = Engine::new(Limits::default());
+        let l = e.add_log("sg2", "sg2-pluto.log", 1999, 0);
+        let text = std::fs::read_to_string("examples/psk-mismatch-ikev2/sg2-pluto.log").unwrap();
+        for line in text.lines() {
+            e.line(l, line.as_bytes());
+        }
+        let now = jiff::Zoned::now();
+        let events = &e.inputs_mut().sides[0].logs[0].events;
+        assert!(!events.is_empty());
+        for ev in events {
+            let t = ev.time.as_ref().unwrap();
+            let want = if t.month.unwrap() > now.month() as u8 + 6 {
+                now.year() - 1
+            } else {
+                now.year()
+            };
+            assert_eq!(t.year, Some(i32::from(want)), "{ev:?}");
+            assert!(t.epoch.is_some());
+        }
     }
 
     #[test]

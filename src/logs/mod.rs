@@ -579,7 +579,8 @@ pub struct LogStream {
 }
 
 impl LogStream {
-    /// `opts.year` is the year of the lines as they arrive (now's year).
+    /// Lines without a year are taken as written when they arrive (this year, or last year for
+    /// December lines read in January); `opts.year` is for lines without a month.
     pub fn new(name: &str, opts: &ParseOptions) -> Self {
         let mut parser = Parser::new(name, opts);
         parser.live = true;
@@ -852,7 +853,14 @@ impl Parser {
     fn time(&mut self, t: time::Stamp) -> LogTime {
         let mut lt = t.to_log_time();
         if lt.year.is_none() && self.live {
-            lt.year = self.opts.year;
+            // Written just now: this year, or last year for a December line read in January.
+            let now = jiff::Zoned::now();
+            let year = i32::from(now.year());
+            lt.year = match lt.month {
+                Some(m) if i32::from(m) > i32::from(now.month()) + 6 => Some(year - 1),
+                Some(_) => Some(year),
+                None => self.opts.year,
+            };
             lt.epoch = lt.compute_epoch(self.opts.utc_offset_secs);
         } else if lt.year.is_none() {
             if let Some(m) = lt.month {
