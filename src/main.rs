@@ -114,6 +114,11 @@ supported: each is refused with a one-line message naming it. Exit status: 0 don
         /// Timestamp format: -t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first
         #[arg(short = 't', action = ArgAction::Count)]
         time: u8,
+        /// Decrypt ESP as tcpdump -E: `[spi@addr] algo:secret` entries separated by commas, or
+        /// `file PATH` (one per line); algos des-cbc, 3des-cbc, aes128-cbc, aes192-cbc, aes256-cbc,
+        /// with -hmac96 for a 12-byte ICV
+        #[arg(short = 'E', value_name = "SPEC")]
+        espsecret: Option<String>,
         /// tcpdump filter expressions are not supported without libpcap
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         filter: Vec<String>,
@@ -383,6 +388,7 @@ fn main() -> ExitCode {
             number,
             count,
             time,
+            espsecret,
             filter,
         } => {
             let filter: Vec<_> = filter.into_iter().filter(|f| f != "--").collect();
@@ -399,7 +405,20 @@ fn main() -> ExitCode {
                 number,
                 time: TimeFormat::from_count(time),
             };
-            match cmd::dump::run(&file, opts, count) {
+            let secrets = match espsecret.as_deref().map(ipsec_doctor::print::esp::parse) {
+                None => None,
+                Some(Ok((secrets, warnings))) => {
+                    for w in warnings {
+                        eprintln!("ipsec-doctor: WARNING: {w}");
+                    }
+                    Some(secrets)
+                }
+                Some(Err(e)) => {
+                    eprintln!("ipsec-doctor: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match cmd::dump::run(&file, opts, count, secrets) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ipsec-doctor: {e}");

@@ -14,7 +14,6 @@ const SHORT: &[(char, &str)] = &[
     ('C', "rotate the output file by size"),
     ('d', "print the compiled filter"),
     ('D', "list the capture interfaces"),
-    ('E', "ESP decryption"),
     ('f', "foreign IPv4 addresses numerically"),
     ('F', "filter expression from a file"),
     ('G', "rotate the output file by time"),
@@ -70,7 +69,7 @@ const LONG: &[(&str, &str)] = &[
 
 /// Short flags `dump` implements: without a value, and with one.
 const OURS: &str = "nve#th";
-const OURS_WITH_VALUE: &str = "rc";
+const OURS_WITH_VALUE: &str = "rcE";
 
 fn unsupported(flag: &str, what: &str) -> String {
     format!("not supported: {flag} ({what}); use tcpdump {flag}")
@@ -128,7 +127,7 @@ pub fn check_dump(args: &[OsString]) -> Result<(), String> {
                 if let Some(v) = value {
                     if c == 'c' {
                         check_count(&v)?;
-                    } else {
+                    } else if c == 'r' {
                         read = true;
                     }
                 }

@@ -63,7 +63,6 @@ fn unsupported_tcpdump_flags_are_named_wherever_they_stand() {
         ("-i", "eth0", "live capture on an interface"),
         ("-s", "0", "snapshot length"),
         ("-V", "files.txt", "read a list of capture files"),
-        ("-E", "aes-cbc:0x00", "ESP decryption"),
         ("-F", "filter.txt", "filter expression from a file"),
     ] {
         let msg = format!("not supported: {flag} ({what}); use tcpdump {flag}");
@@ -91,6 +90,59 @@ fn unsupported_tcpdump_flags_are_named_wherever_they_stand() {
         &["--time-stamp-precision=nano", "-r", f],
         "not supported: --time-stamp-precision (time stamp precision); use tcpdump --time-stamp-precision",
     );
+}
+
+/// `-E` as tcpdump's: decrypts, warns about what it skips as tcpdump words it, stops on a bad hex
+/// digit or a missing file before printing, and never prints a key.
+#[test]
+fn dump_e_decrypts_and_warns_as_tcpdump() {
+    let f = format!("{ROOT}/tests/data/corpus/tcpdump/02-sunrise-sunset-esp.pcap");
+    let key = "0x4043434545464649494a4a4c4c4f4f515152525454575758";
+    let o = run(&[
+        "dump",
+        "-n",
+        "-c",
+        "1",
+        "-r",
+        &f,
+        "-E",
+        &format!("3des-cbc-hmac96:{key}"),
+    ]);
+    assert!(o.status.success());
+    assert!(stdout(&o)
+        .ends_with("length 116: IP 192.0.2.1 > 192.0.1.1: ICMP echo request, id 28416, seq 1280, length 64\n"));
+    let o = run(&[
+        "dump",
+        "-r",
+        &f,
+        "-c",
+        "1",
+        "-E",
+        &format!("foo-hmac96:{key}, 3des:{key}"),
+    ]);
+    assert!(o.status.success());
+    assert_eq!(
+        stderr(&o),
+        "ipsec-doctor: WARNING: failed to find cipher algo foo\n\
+         ipsec-doctor: WARNING: print_esp: failed to decode spi# \n"
+    );
+    assert!(stdout(&o).ends_with("length 116\n"));
+    for (spec, msg) in [
+        ("3des:0x1g", "ipsec-doctor: invalid hex digit g in espsecret\n"),
+        (
+            "file /nonexistent/k",
+            "ipsec-doctor: can't open /nonexistent/k: No such file or directory\n",
+        ),
+    ] {
+        let o = run(&["dump", "-r", &f, "-E", spec]);
+        assert_eq!(o.status.code(), Some(2));
+        assert_eq!(stderr(&o), msg);
+        assert!(o.stdout.is_empty());
+    }
+    let o = run(&["dump", "-vvvv", "-r", &f, "-E", &format!("aes128:{key}")]);
+    let all = stdout(&o) + &stderr(&o);
+    assert!(all.contains("ciphertext size 92 is not a multiple of the cipher block size 16"));
+    assert!(!all.contains("4043434545"), "a key was printed");
 }
 
 #[test]

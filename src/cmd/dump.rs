@@ -1,5 +1,6 @@
 //! `ipsec-doctor dump`: tcpdump-identical lines for IPsec traffic.
 
+use crate::print::esp::Secrets;
 use crate::print::packet::{Options, Printer};
 use crate::print::Out;
 use crate::source;
@@ -8,12 +9,15 @@ use std::path::Path;
 
 /// Prints every frame of `path`; returns an error message naming the file and the damage, after
 /// printing everything before it.
-pub fn run(path: &Path, opts: Options, count: Option<u64>) -> Result<(), String> {
+pub fn run(path: &Path, opts: Options, count: Option<u64>, esp: Option<Secrets>) -> Result<(), String> {
     let name = path.display();
     let mut reader = source::open(path).map_err(|e| format!("{name}: {e}"))?;
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut printer = Printer::new(opts);
+    if let Some(s) = esp {
+        printer.set_esp(s);
+    }
     let mut out = Out::new(opts.vflag, opts.eflag);
     let mut n = 0u64;
     let mut result = Ok(());
@@ -23,6 +27,9 @@ pub fn run(path: &Path, opts: Options, count: Option<u64>) -> Result<(), String>
             Some(Ok(frame)) => {
                 printer.print(&frame, &mut out);
                 n += 1;
+                for w in printer.warnings.drain(..) {
+                    eprintln!("ipsec-doctor: WARNING: {w}");
+                }
                 let ok = w.write_all(out.as_str().as_bytes()).and_then(|_| w.write_all(b"\n"));
                 if let Err(e) = ok {
                     if e.kind() == io::ErrorKind::BrokenPipe {

@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub mod addr;
+pub mod esp;
 pub mod isakmp;
 pub mod packet;
 pub mod time;

@@ -3,6 +3,7 @@
 //! IPsec packets take tcpdump 4.99.3's exact path; any other packet gets a short line of our own.
 
 use super::addr::{ipv4, ipv6, mac};
+use super::esp;
 use super::isakmp::{isakmp_print, IsakmpState};
 use super::time::{Clock, TimeFormat};
 use super::{get_be_u16, get_be_u32, get_bytes, get_u8, have, IpEnds, Out, PResult, Trunc};
@@ -36,6 +37,14 @@ pub struct Printer {
     clock: Clock,
     isakmp: IsakmpState,
     count: u64,
+    /// `-E` secrets.
+    esp: Option<std::sync::Arc<esp::Secrets>>,
+    /// Inside a decrypted ESP payload: protocols we do not print make the line not ours to vouch for.
+    in_plaintext: bool,
+    /// The line holds text tcpdump would print otherwise (a decrypted protocol we do not print).
+    inexact: bool,
+    /// tcpdump's warnings while printing (`-E`): the caller writes them to standard error.
+    pub warnings: Vec<String>,
 }
 
 const MAXIMUM_SNAPLEN: u32 = 262_144;
@@ -48,7 +57,16 @@ impl Printer {
             clock: Clock::new(opts.time),
             isakmp: IsakmpState::default(),
             count: 0,
+            esp: None,
+            in_plaintext: false,
+            inexact: false,
+            warnings: Vec::new(),
         }
+    }
+
+    /// ESP decryption with `-E` secrets.
+    pub fn set_esp(&mut self, secrets: esp::Secrets) {
+        self.esp = Some(std::sync::Arc::new(secrets));
     }
 
     /// Prints one frame into `out` (without the newline) and says which kind of line it is.
@@ -102,8 +120,13 @@ impl Printer {
             other_line(out, &l, f.wire_len);
             return class;
         }
+        self.inexact = false;
+        self.in_plaintext = false;
         if self.link_print(out, &l, f.wire_len).is_err() {
             out.trunc_marker();
+        }
+        if self.inexact {
+            return Class::Other;
         }
         class
     }
@@ -460,16 +483,109 @@ impl Printer {
                     bp = &bp[adv..];
                     length = length.wrapping_sub(adv as u32);
                 }
-                50 => return esp_print(o, bp, length),
+                50 => return self.esp_print(o, bp, length, ip, frag),
                 1 if ip.v4 => return self.icmp_print(o, bp, length, frag),
                 17 => return self.udp_print(o, bp, length, ip, frag),
-                // Only reached behind AH: the inner protocol is not ours to print.
-                _ => return Ok(()),
+                // Behind AH: the inner protocol is not ours to print.
+                _ if !self.in_plaintext => return Ok(()),
+                _ => return self.plaintext_other(o, bp, length, ip, nh),
             }
         }
     }
 
     /// tcpdump's ICMPv4 printer for the error types, with the quoted packet at `-v`.
+    /// tcpdump's ESP printer, decrypting with the `-E` secrets.
+    fn esp_print(&mut self, o: &mut Out, bp: &[u8], length: u32, ip: &IpHdr<'_>, frag: bool) -> PResult {
+        o.proto = "esp";
+        if bp.len() <= 8 {
+            o.trunc_marker();
+            return Ok(());
+        }
+        let spi = get_be_u32(bp, 0)?;
+        let _ = write!(o, "ESP(spi=0x{spi:08x}");
+        let _ = write!(o, ",seq=0x{:x})", get_be_u32(bp, 4)?);
+        let _ = write!(o, ", length {length}");
+        let Some(secrets) = self.esp.clone() else {
+            return Ok(());
+        };
+        if secrets.is_empty() {
+            return Ok(());
+        }
+        if ip.v4 {
+            // Next header and padding are in the last fragment.
+            if frag {
+                return Ok(());
+            }
+        } else if get_be_u16(ip.whole, 4)? == 0 {
+            // Jumbograms are not decrypted.
+            return Ok(());
+        }
+        let Some(sa) = secrets.lookup(spi, ip.ends.dst) else {
+            return Ok(());
+        };
+        let ct = 8 + sa.cipher.iv_len();
+        if (bp.len() as i64) - (ct as i64) < sa.authlen as i64 {
+            o.trunc_marker();
+            return Ok(());
+        }
+        let end = bp.len() - sa.authlen;
+        let payloadlen = end - ct;
+        let bs = sa.cipher.block_size();
+        if payloadlen % bs != 0 {
+            self.warnings.push(format!(
+                "esp_print: ciphertext size {payloadlen} is not a multiple of the cipher block size {bs}"
+            ));
+            return Ok(());
+        }
+        let pt = esp::decrypt(sa, &bp[8..ct], &bp[ct..end]);
+        // A pad length past the plaintext: corrupt, or the wrong key.
+        if payloadlen < 2 || pt[payloadlen - 2] as usize + 2 > payloadlen {
+            o.trunc_marker();
+            return Ok(());
+        }
+        let padlen = pt[payloadlen - 2] as usize;
+        let nh = pt[payloadlen - 1];
+        o.push_str(": ");
+        let inner = &pt[..payloadlen - padlen - 2];
+        let was = self.in_plaintext;
+        self.in_plaintext = true;
+        let r = self.demux(o, inner, inner.len() as u32, ip, frag, nh);
+        self.in_plaintext = was;
+        r
+    }
+
+    /// tcpdump's `ip_demux_print` for the protocols only a decrypted payload brings us.
+    fn plaintext_other(&mut self, o: &mut Out, bp: &[u8], length: u32, ip: &IpHdr<'_>, nh: u8) -> PResult {
+        let requires = |o: &mut Out, v: &str| {
+            let _ = write!(
+                o,
+                "[{} requires {v}] (invalid)",
+                ip_proto::name(nh).unwrap_or("unknown")
+            );
+        };
+        match nh {
+            4 => return self.ip_print(o, bp, length),
+            41 => return self.ip6_print(o, bp, length),
+            1 => requires(o, "IPv4"),
+            2 if !ip.v4 => requires(o, "IPv4"),
+            58 if ip.v4 => requires(o, "IPv6"),
+            143 if ip.v4 => requires(o, "IPv6"),
+            59 => o.push_str("no next header"),
+            77 => {
+                let _ = write!(o, " nd {length}");
+            }
+            // Protocols tcpdump has a printer for and we do not.
+            2 | 6 | 8 | 9 | 33 | 46 | 47 | 55 | 58 | 88 | 89 | 103 | 108 | 112 | 113 | 132 | 143 => {
+                self.inexact = true;
+                let _ = write!(o, " ip-proto-{nh} {length}");
+            }
+            _ => {
+                let _ = write!(o, " ip-proto-{nh} {length}");
+            }
+        }
+        Ok(())
+    }
+
     fn icmp_print(&mut self, o: &mut Out, bp: &[u8], plen: u32, frag: bool) -> PResult {
         o.proto = "icmp";
         let kind = get_u8(bp, 0)?;
@@ -518,7 +634,17 @@ impl Printer {
             }
             12 if code != 0 => format!("parameter problem - code {code}"),
             12 => format!("parameter problem - octet {}", get_u8(bp, 4)?),
-            t => format!("type-#{t}"),
+            0 | 8 => format!(
+                "echo {}, id {}, seq {}",
+                if kind == 8 { "request" } else { "reply" },
+                get_be_u16(bp, 4)?,
+                get_be_u16(bp, 6)?
+            ),
+            t => {
+                // tcpdump names the other types; they only reach us decrypted.
+                self.inexact |= self.in_plaintext;
+                format!("type-#{t}")
+            }
         };
         let _ = write!(o, "ICMP {text}, length {plen}");
         if o.vflag > 0 && !frag && have(bp, 0, plen as usize) {
@@ -645,10 +771,12 @@ impl Printer {
                     isakmp_print(o, &mut self.isakmp, &cp[4..], length - 4, Some(&ip.ends))
                 } else {
                     o.push_str("UDP-encap: ");
-                    esp_print(o, cp, length)
+                    self.esp_print(o, cp, length, ip, frag)
                 }
             }
             None => {
+                // tcpdump decodes many other ports; only IPsec's are ours to vouch for.
+                self.inexact |= self.in_plaintext;
                 let _ = write!(o, "UDP, length {ulen}");
                 Ok(())
             }
@@ -992,18 +1120,6 @@ fn ike_port(sport: u16, dport: u16) -> Option<IkePort> {
     } else {
         None
     }
-}
-
-fn esp_print(o: &mut Out, bp: &[u8], length: u32) -> PResult {
-    o.proto = "esp";
-    if bp.len() <= 8 {
-        o.trunc_marker();
-        return Ok(());
-    }
-    let _ = write!(o, "ESP(spi=0x{:08x}", get_be_u32(bp, 0)?);
-    let _ = write!(o, ",seq=0x{:x})", get_be_u32(bp, 4)?);
-    let _ = write!(o, ", length {length}");
-    Ok(())
 }
 
 /// Returns the AH header length, tcpdump's `advance`.
@@ -1382,6 +1498,117 @@ fn transport_summary(o: &mut Out, proto: u8, t: &[u8], len: u32) {
         }
         p => {
             let _ = write!(o, "{}", other_proto_text(p, len));
+        }
+    }
+}
+
+#[cfg(test)]
+mod esp_tests {
+    use super::*;
+    use crate::source::Timestamp;
+    use aes::cipher::generic_array::GenericArray;
+    use aes::cipher::{BlockEncrypt, KeyInit};
+
+    /// An Ethernet/IPv4/ESP frame: AES-128-CBC with a zero key and IV, the plaintext `inner`
+    /// followed by `pad` bytes of padding, the pad length byte `padlen` and next header `nh`,
+    /// then `icv` bytes.
+    fn frame(inner: &[u8], pad: usize, padlen: u8, nh: u8, icv: usize) -> Vec<u8> {
+        let mut pt = inner.to_vec();
+        pt.extend(std::iter::repeat_n(0u8, pad));
+        pt.extend([padlen, nh]);
+        assert_eq!(pt.len() % 16, 0);
+        let c = aes::Aes128::new(GenericArray::from_slice(&[0u8; 16]));
+        let mut prev = [0u8; 16];
+        for b in pt.chunks_exact_mut(16) {
+            for (x, p) in b.iter_mut().zip(prev) {
+                *x ^= p;
+            }
+            c.encrypt_block(GenericArray::from_mut_slice(b));
+            prev.copy_from_slice(b);
+        }
+        let esp_len = 8 + 16 + pt.len() + icv;
+        let mut f = vec![0u8; 12];
+        f.extend([0x08, 0x00]);
+        let total = (20 + esp_len) as u16;
+        f.extend([
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0,
+            0,
+            64,
+            50,
+            0,
+            0,
+            10,
+            0,
+            0,
+            1,
+            10,
+            0,
+            0,
+            2,
+        ]);
+        f.extend([0, 0, 0, 1, 0, 0, 0, 1]);
+        f.extend([0u8; 16]);
+        f.extend(pt);
+        f.extend(std::iter::repeat_n(0xaa, icv));
+        f
+    }
+
+    fn print(spec: &str, data: &[u8]) -> (String, Vec<String>) {
+        let mut p = Printer::new(Options::default());
+        p.set_esp(esp::parse(spec).unwrap().0);
+        let mut out = Out::new(0, false);
+        let f = Frame {
+            ts: Timestamp { sec: 0, nsec: 0 },
+            linktype: 1,
+            wire_len: data.len() as u32,
+            data,
+            offset: 0,
+        };
+        p.print(&f, &mut out);
+        (out.as_str().to_string(), p.warnings)
+    }
+
+    #[test]
+    fn lying_and_huge_pad_lengths_and_truncation_do_not_panic() {
+        let key = "aes128:0x00000000000000000000000000000000";
+        let keyh = "aes128-cbc-hmac96:0x00000000000000000000000000000000";
+        let (ok, _) = print(key, &frame(&[], 14, 14, 59, 0));
+        assert!(
+            ok.ends_with("ESP(spi=0x00000001,seq=0x1), length 40: no next header"),
+            "{ok}"
+        );
+        let (ok, _) = print(keyh, &frame(&[], 14, 14, 59, 12));
+        assert!(ok.ends_with("length 52: no next header"), "{ok}");
+        // Pad length past the plaintext: tcpdump's truncation marker.
+        for padlen in [15, 200, 255] {
+            let (s, _) = print(key, &frame(&[], 14, padlen, 4, 0));
+            assert!(s.ends_with("length 40 [|esp]"), "{s}");
+        }
+        // The wrong key: whatever the garbage says, no panic.
+        let (s, _) = print("aes128:0x01", &frame(&[], 14, 14, 59, 0));
+        assert!(s.contains("ESP(spi=0x00000001"), "{s}");
+        // Every truncation of every shape: no panic; whole blocks short or an IV cut off.
+        for f in [
+            frame(&[0x45, 0, 0, 40], 10, 10, 4, 0),
+            frame(&[0x45; 30], 0, 0, 4, 12),
+            frame(&[], 14, 255, 50, 12),
+        ] {
+            for cut in 0..=f.len() {
+                for spec in [key, keyh, "3des:0x00", "des-ede3-cbc:0x00", "aes-256-ecb-hmac96:x"] {
+                    let (s, w) = print(spec, &f[..cut]);
+                    if cut > 14 + 20 + 8 && cut < 14 + 20 + 8 + 16 && spec == key {
+                        assert!(s.ends_with(" [|esp]"), "{cut}: {s}");
+                    }
+                    assert!(w.iter().all(|w| w.starts_with("esp_print: ciphertext size")), "{w:?}");
+                    assert!(!s.contains("0000000000000000"), "a key printed: {s}");
+                }
+            }
         }
     }
 }
