@@ -116,7 +116,8 @@ supported: each is refused with a one-line message naming it. Exit status: 0 don
         time: u8,
         /// Decrypt ESP as tcpdump -E: `[spi@addr] algo:secret` entries separated by commas, or
         /// `file PATH` (one per line); algos des-cbc, 3des-cbc, aes128-cbc, aes192-cbc, aes256-cbc,
-        /// with -hmac96 for a 12-byte ICV
+        /// with -hmac96 for a 12-byte ICV; `ikev2 I|R 0xISPI 0xRSPI authalg:key encalg:key` lines
+        /// decrypt IKEv2 SK payloads
         #[arg(short = 'E', value_name = "SPEC")]
         espsecret: Option<String>,
         /// tcpdump filter expressions are not supported without libpcap

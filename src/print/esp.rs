@@ -84,7 +84,7 @@ fn openssl_only(name: &str) -> bool {
     .any(|p| n.starts_with(p))
 }
 
-/// IKEv2 SA of an `ikev2` line (parsed and kept; IKEv2 payloads are not decrypted yet).
+/// IKEv2 SA of an `ikev2` line: decrypts the SK payloads of that IKE SA's messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IkeSa {
     pub initiator: bool,
@@ -133,6 +133,15 @@ impl Secrets {
 
     pub fn sas(&self) -> &[Sa] {
         &self.sas
+    }
+
+    /// The newest SA of an `ikev2` line for this side and these SPIs.
+    pub fn lookup_ike(&self, initiator: bool, spii: &[u8], spir: &[u8]) -> Option<&Sa> {
+        self.sas.iter().rev().find(|sa| {
+            sa.ike
+                .as_ref()
+                .is_some_and(|k| k.initiator == initiator && k.spii[..] == *spii && k.spir[..] == *spir)
+        })
     }
 
     /// The SA for an ESP packet: the newest with this SPI and destination, else the default.

@@ -34,6 +34,10 @@ struct CookieEntry {
 pub struct IsakmpState {
     cache: [CookieEntry; MAX_INITIATORS],
     next: usize,
+    /// `-E` secrets: `ikev2` lines decrypt SK payloads.
+    pub secrets: Option<std::sync::Arc<super::esp::Secrets>>,
+    /// tcpdump's warnings while decrypting; the caller writes them to standard error.
+    pub warnings: Vec<String>,
 }
 
 impl IsakmpState {
@@ -345,6 +349,10 @@ struct Ctx<'a, 'o> {
     bp: &'a [u8],
     /// `bp.len()`: tcpdump's `ep` / `ndo_snapend`.
     ep: usize,
+    /// `-E` secrets, and the message's I flag and SPIs (tcpdump's `base`) to find them by.
+    secrets: Option<std::sync::Arc<super::esp::Secrets>>,
+    base: (bool, [u8; 8], [u8; 8]),
+    warnings: Vec<String>,
 }
 
 macro_rules! p {
@@ -569,7 +577,7 @@ impl Ctx<'_, '_> {
             41 => self.v2_n(ext, item_len),
             43 => self.v2_vid(np, ext, item_len),
             37 | 38 | 42 | 44 | 45 | 47 | 48 => self.v2_gen(np, ext, item_len),
-            NP_V2E if v2 => self.v2_e(np, ext, item_len),
+            NP_V2E if v2 => self.v2_e(np, ext, item_len, phase, doi, proto, depth),
             _ => {
                 p!(self, "{}", npstr(np));
                 Ok(Some(ext + item_len as usize))
@@ -1361,7 +1369,8 @@ impl Ctx<'_, '_> {
     }
 
     /// The SK payload: without keys nothing is decrypted; the chain always ends here.
-    fn v2_e(&mut self, tpay: u8, ext: usize, item_len: u32) -> Next {
+    #[allow(clippy::too_many_arguments)]
+    fn v2_e(&mut self, tpay: u8, ext: usize, item_len: u32, phase: u32, doi: u32, proto: u32, depth: u32) -> Next {
         if !self.ttest(ext, 4) {
             self.trunc_np(tpay);
             return Ok(None);
@@ -1379,7 +1388,45 @@ impl Ctx<'_, '_> {
         }
         if !self.ttest(ext + 4, dlen as u64) {
             self.trunc_np(tpay);
+            return Ok(None);
         }
+        // tcpdump's esp_decrypt_buffer_by_ikev2_print: the payloads inside, from the first one
+        // this payload's next-payload field names.
+        let np = self.u8(ext)?;
+        let Some(secrets) = self.secrets.clone() else {
+            return Ok(None);
+        };
+        let (initiator, spii, spir) = self.base;
+        let Some(sa) = secrets.lookup_ike(initiator, &spii, &spir) else {
+            return Ok(None);
+        };
+        let (dat, end) = (ext + 4, (ext + 4 + dlen as usize) as i64 - sa.authlen as i64);
+        let ct = dat + sa.cipher.iv_len();
+        if end <= ct as i64 {
+            return Ok(None);
+        }
+        let end = end as usize;
+        let bs = sa.cipher.block_size();
+        if (end - ct) % bs != 0 {
+            self.warnings.push(format!(
+                "esp_decrypt_buffer_by_ikev2_print: ciphertext size {} is not a multiple of the cipher block size {bs}",
+                end - ct
+            ));
+            return Ok(None);
+        }
+        let pt = super::esp::decrypt(sa, &self.bp[dat..ct], &self.bp[ct..end]);
+        let mut inner = Ctx {
+            out: &mut *self.out,
+            bp: &pt,
+            ep: pt.len(),
+            secrets: self.secrets.clone(),
+            base: self.base,
+            warnings: Vec::new(),
+        };
+        let r = inner.sub(true, np, 0, phase, doi, proto, depth + 1);
+        let w = std::mem::take(&mut inner.warnings);
+        self.warnings.extend(w);
+        r?;
         Ok(None)
     }
 
@@ -1549,7 +1596,15 @@ pub fn isakmp_print(out: &mut Out, st: &mut IsakmpState, bp: &[u8], length: u32,
         out.trunc_marker();
         return Ok(());
     };
-    let mut c = Ctx { out, bp, ep: bp.len() };
+    let base = (hdr.flags() & FLAG_I != 0, hdr.initiator_spi(), hdr.responder_spi());
+    let mut c = Ctx {
+        out,
+        bp,
+        ep: bp.len(),
+        secrets: st.secrets.clone(),
+        base,
+        warnings: Vec::new(),
+    };
     c.s("isakmp");
     let (major, minor) = (hdr.major_version(), hdr.minor_version());
     if c.out.vflag > 0 {
@@ -1563,11 +1618,13 @@ pub fn isakmp_print(out: &mut Out, st: &mut IsakmpState, bp: &[u8], length: u32,
         c.hex(8, 8);
     }
     c.s(":");
-    match major {
+    let r = match major {
         1 => c.ikev1(&hdr, st, length, ip),
         2 => c.ikev2(&hdr, length),
         _ => Ok(()),
-    }
+    };
+    st.warnings.append(&mut c.warnings);
+    r
 }
 
 #[cfg(test)]

@@ -66,7 +66,9 @@ impl Printer {
 
     /// ESP decryption with `-E` secrets.
     pub fn set_esp(&mut self, secrets: esp::Secrets) {
-        self.esp = Some(std::sync::Arc::new(secrets));
+        let secrets = std::sync::Arc::new(secrets);
+        self.isakmp.secrets = Some(secrets.clone());
+        self.esp = Some(secrets);
     }
 
     /// Prints one frame into `out` (without the newline) and says which kind of line it is.
@@ -125,6 +127,7 @@ impl Printer {
         if self.link_print(out, &l, f.wire_len).is_err() {
             out.trunc_marker();
         }
+        self.warnings.append(&mut self.isakmp.warnings);
         if self.inexact {
             return Class::Other;
         }
