@@ -96,10 +96,13 @@ impl Engine {
         self.logs.len() - 1
     }
 
-    pub fn frame(&mut self, capture: usize, f: &Frame<'_>) {
+    /// Frames of one capture, in order (the capture is looked up once for all of them).
+    pub fn frames<'f>(&mut self, capture: usize, frames: impl IntoIterator<Item = Frame<'f>>) {
         let (name, dec) = &mut self.decoders[capture];
         if let Some(c) = find(&mut self.inputs.sides, name) {
-            dec.push(c, f);
+            for f in frames {
+                dec.push(c, &f);
+            }
         }
     }
 
@@ -228,7 +231,7 @@ mod tests {
     fn feed(e: &mut Engine, idx: usize, path: &str) {
         let mut r = CaptureReader::new(std::fs::File::open(path).unwrap()).unwrap();
         while let Some(Ok(f)) = r.next_frame() {
-            e.frame(idx, &f);
+            e.frames(idx, [f]);
         }
     }
 

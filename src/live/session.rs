@@ -721,9 +721,7 @@ fn handle(m: Msg, streams: &mut [Stream], gws: &mut [Gw], engine: &mut Engine, s
             if let Some(s) = streams.iter().find(|s| s.kind == Kind::Capture(cap)) {
                 gws[s.gw].packets += batch.frames.len() as u64;
             }
-            for f in batch.iter() {
-                engine.frame(cap, &f);
-            }
+            engine.frames(cap, batch.iter());
         }
         Msg::Line { stream, line } => output(&mut streams[stream], gws, engine, &line),
         Msg::Stderr { stream, line } => {
