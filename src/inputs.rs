@@ -94,6 +94,14 @@ pub struct Assigned {
 }
 
 impl Inputs {
+    /// Something to diagnose: a capture that held at least one IP packet, or a log with
+    /// something in it.
+    pub fn usable(&self) -> bool {
+        self.sides.iter().any(|s| {
+            s.captures.iter().any(|c| c.timeline.first_time.is_some()) || s.logs.iter().any(|l| !l.events.is_empty())
+        })
+    }
+
     /// Why `file` went to its gateway (the last assignment made).
     pub fn assigned_by(&self, file: &str) -> Option<&Assigned> {
         self.assigned.iter().rev().find(|a| a.file == file)

@@ -62,11 +62,7 @@ pub fn report_full(
     timeline: bool,
     html: bool,
 ) -> (String, u8, Option<String>) {
-    // Usable: a capture that held at least one IP packet, or a log with something in it.
-    let usable = inp.sides.iter().any(|s| {
-        s.captures.iter().any(|c| c.timeline.first_time.is_some()) || s.logs.iter().any(|l| !l.events.is_empty())
-    });
-    if !usable {
+    if !inp.usable() {
         for p in &inp.problems {
             eprintln!("ipsec-doctor: {p}");
         }

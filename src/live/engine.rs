@@ -142,10 +142,7 @@ impl Engine {
     /// usable has arrived.
     pub fn verdict(&mut self) -> Option<(Verdict, Vec<Hop>)> {
         self.sync_logs();
-        let usable = self.inputs.sides.iter().any(|s| {
-            s.captures.iter().any(|c| c.timeline.first_time.is_some()) || s.logs.iter().any(|l| !l.events.is_empty())
-        });
-        if !usable {
+        if !self.inputs.usable() {
             return None;
         }
         Some(analyse(&mut self.inputs, |case, _, findings, _| {
