@@ -145,8 +145,14 @@ impl Probe {
         }
     }
 
+    /// The daemon that runs, else the one whose tools are installed: whose commands and log
+    /// to use.
+    pub fn daemon_or_installed(&self) -> Option<Daemon> {
+        self.daemon().or(self.installed())
+    }
+
     pub fn daemon_version(&self) -> Option<String> {
-        match self.daemon().or(self.installed())? {
+        match self.daemon_or_installed()? {
             Daemon::Pluto => self.ipsec_version.clone(),
             Daemon::Charon => self.swanctl_version.clone().or(self.ipsec_version.clone()),
         }
@@ -162,7 +168,7 @@ impl Probe {
 
     /// The daemon's own command that brings `conn` up.
     pub fn up_argv(&self, conn: &str) -> Option<Vec<String>> {
-        let v: Vec<&str> = match self.daemon().or(self.installed())? {
+        let v: Vec<&str> = match self.daemon_or_installed()? {
             Daemon::Pluto if self.libreswan_major().is_some_and(|m| m >= 5) => vec!["ipsec", "up", conn],
             Daemon::Pluto => vec!["ipsec", "auto", "--up", conn],
             Daemon::Charon if self.swanctl_version.is_some() => {
@@ -203,7 +209,7 @@ impl Probe {
     /// paths), else the journal of the systemd unit running it, else the syslog file the daemon's
     /// facility goes to on Debian and Red Hat systems.
     pub fn log_source(&self, charon_filelogs: &[String]) -> Option<LogSource> {
-        let daemon = self.daemon().or(self.installed())?;
+        let daemon = self.daemon_or_installed()?;
         let named = match daemon {
             Daemon::Pluto => self.pluto_logfile(),
             Daemon::Charon => charon_filelogs.iter().find(|p| p.starts_with('/')).cloned(),

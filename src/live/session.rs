@@ -197,7 +197,7 @@ fn probe(g: &GwPlan) -> Result<Probed, String> {
     }
     let p = Probe::parse(&out);
     let clock = clock(&g.target).unwrap_or((p.date.map_or(0.0, |d| d - (t0 + t1) / 2.0), (t1 - t0) / 2.0));
-    let log = match (&g.log, p.daemon().or(p.installed())) {
+    let log = match (&g.log, p.daemon_or_installed()) {
         (Some(l), _) => Some(l.clone()),
         (None, Some(Daemon::Charon)) => {
             let argv = scripts::argv(scripts::CHARON_FILELOGS, &p.charon_configs());
@@ -310,7 +310,7 @@ fn plan_streams(
             streams.push(s);
         }
         if let Some(log) = &g.log {
-            let daemon = p.daemon().or(p.installed()).map_or("ike", Daemon::name);
+            let daemon = p.daemon_or_installed().map_or("ike", Daemon::name);
             let (file_name, file) = output_file(bundle, files, name, &format!("{daemon}.log"), "log");
             let idx = engine.add_log(name, &file_name, year, g.utc_offset());
             let label = format!("{name}: log {}", log.describe());
@@ -787,8 +787,9 @@ fn snapshot(plan: &Plan, gws: &[Gw], b: &Bundle, when: &str, files: &mut Vec<Fil
         .filter(|g| g.probe.is_some())
         .map(|g| {
             let daemon = g
-                .daemon()
-                .or(g.probe.as_ref().and_then(|p| p.installed()))
+                .probe
+                .as_ref()
+                .and_then(Probe::daemon_or_installed)
                 .map_or("none", Daemon::name);
             let argv = scripts::argv(scripts::STATE, &[keys_arg(plan.keys), daemon.into()]);
             let target = g.plan.target.clone();
