@@ -107,6 +107,18 @@ fn rule_place(d: &DropDelta) -> String {
     format!("{} {} {}", d.rule.source.words(), d.rule.table, d.rule.chain)
 }
 
+/// Evidence from gateway `file`'s state snapshot (at `line`, when one line says it).
+fn snapshot_evidence(file: &str, line: Option<usize>, text: String) -> Evidence {
+    Evidence {
+        source: file.to_string(),
+        packet: None,
+        line,
+        time: None,
+        timestamp: None,
+        text,
+    }
+}
+
 fn drop_evidence(g: &GwFacts<'_>, d: &DropDelta) -> Evidence {
     let r = &d.rule;
     let what = if r.policy {
@@ -122,13 +134,10 @@ fn drop_evidence(g: &GwFacts<'_>, d: &DropDelta) -> Evidence {
         (None, true) => "since it was added during the capture".to_string(),
         _ => "(no start snapshot: counted since it was set)".to_string(),
     };
-    Evidence {
-        source: g.file.to_string(),
-        packet: None,
-        line: Some(r.line),
-        time: None,
-        timestamp: None,
-        text: format!(
+    snapshot_evidence(
+        g.file,
+        Some(r.line),
+        format!(
             "{}: {what} dropped {} packets ({} bytes) {when}; {}",
             g.name,
             d.packets,
@@ -139,7 +148,7 @@ fn drop_evidence(g: &GwFacts<'_>, d: &DropDelta) -> Evidence {
                 traffic_words(d.traffic)
             }
         ),
-    }
+    )
 }
 
 fn drop_advice(g: &GwFacts<'_>, d: &DropDelta) -> String {
@@ -289,36 +298,26 @@ pub(super) fn annotate(case: &Case<'_>, findings: &mut [Finding]) {
         if path_loss && g.both && g.firewall_listed && g.facts.drops.is_empty() {
             push(
                 f,
-                Evidence {
-                    source: g.file.to_string(),
-                    packet: None,
-                    line: None,
-                    time: None,
-                    timestamp: None,
-                    text: format!(
+                snapshot_evidence(g.file, None, format!(
                         "{}: no firewall rule or policy dropped a packet during the capture (iptables-save -c / nft list ruleset at the start and the end): the loss is not in {}'s own firewall",
                         g.name, g.name
-                    ),
-                },
+                    )),
             );
         }
         if matches!(cause, Cause::MtuBlackhole | Cause::IkeFragmentsDropped) {
             if let Some(l) = &g.facts.lowest_mtu {
                 push(
                     f,
-                    Evidence {
-                        source: g.file.to_string(),
-                        packet: None,
-                        line: Some(l.line),
-                        time: None,
-                        timestamp: None,
-                        text: format!(
+                    snapshot_evidence(
+                        g.file,
+                        Some(l.line),
+                        format!(
                             "{}: lowest interface MTU {} on {} (ip -o link)",
                             g.name,
                             l.mtu.unwrap_or(0),
                             l.name
                         ),
-                    },
+                    ),
                 );
             }
         }
@@ -329,17 +328,10 @@ pub(super) fn annotate(case: &Case<'_>, findings: &mut [Finding]) {
         {
             push(
                 f,
-                Evidence {
-                    source: g.file.to_string(),
-                    packet: None,
-                    line: None,
-                    time: None,
-                    timestamp: None,
-                    text: format!(
+                snapshot_evidence(g.file, None, format!(
                         "{}: the kernel holds {} SA(s) (ip -s xfrm state) but no IPsec policy (ip xfrm policy lists none with a template): no traffic is sent into them or accepted from them",
                         g.name, g.facts.kernel_sas
-                    ),
-                },
+                    )),
             );
             if advice.len() < 4 {
                 advice.push(format!(
@@ -368,13 +360,10 @@ pub(super) fn annotate(case: &Case<'_>, findings: &mut [Finding]) {
                 };
                 push(
                     f,
-                    Evidence {
-                        source: g.file.to_string(),
-                        packet: None,
-                        line: Some(s.sa.line),
-                        time: None,
-                        timestamp: None,
-                        text: format!(
+                    snapshot_evidence(
+                        g.file,
+                        Some(s.sa.line),
+                        format!(
                             "{}: SA {dir}{spi} counted {count} during the capture ({})",
                             g.name,
                             match s.sa.from {
@@ -383,7 +372,7 @@ pub(super) fn annotate(case: &Case<'_>, findings: &mut [Finding]) {
                                 _ => "ipsec whack --trafficstatus",
                             }
                         ),
-                    },
+                    ),
                 );
             }
         }
