@@ -1,4 +1,4 @@
-use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use ipsec_doctor::cmd;
 use ipsec_doctor::cmd::capture_filter;
 use ipsec_doctor::print::packet::Options;
@@ -155,7 +155,7 @@ on the path send them."
     #[command(after_help = live_after_help(false))]
     Capture {
         #[command(flatten)]
-        live: LiveArgs,
+        live: cmd::capture::Args,
         /// Stop as soon as the verdict settles (the up command and pings done, the verdict unchanged 5 s)
         #[arg(long)]
         until_verdict: bool,
@@ -164,7 +164,7 @@ on the path send them."
     #[command(after_help = live_after_help(true))]
     Watch {
         #[command(flatten)]
-        live: LiveArgs,
+        live: cmd::capture::Args,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[command(
@@ -175,51 +175,6 @@ fish: ipsec-doctor completions fish > ~/.config/fish/completions/ipsec-doctor.fi
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): ipsec-doctor man | man -l -
     Man,
-}
-
-/// What `capture` and `watch` take.
-#[derive(Args)]
-struct LiveArgs {
-    /// A gateway and how to run commands there: local, ssh:[user@]host[:port], or exec:PREFIX
-    /// (ip netns exec sg2, docker exec -i gw2, kubectl exec -i pod --); once or twice, the first initiates
-    #[arg(long = "gw", value_name = "NAME=TARGET", required = true)]
-    gw: Vec<String>,
-    /// Capture on this interface of that gateway (default: all, -i any)
-    #[arg(long, value_name = "NAME=IF")]
-    iface: Vec<String>,
-    /// Follow this log of that gateway: a path, or journal:UNIT (default: found by asking the daemon)
-    #[arg(long, value_name = "NAME=PATH")]
-    log: Vec<String>,
-    /// Bring this connection up on the first gateway with the daemon's own command
-    #[arg(long, value_name = "CONN")]
-    up: Option<String>,
-    /// Once the up command is done, ping DST from SRC (an internal address of the first gateway)
-    #[arg(long, num_args = 2, value_names = ["SRC", "DST"])]
-    ping: Vec<IpAddr>,
-    /// A protected subnet: capture its traffic too; repeat for each
-    #[arg(long, value_name = "SUBNET")]
-    inner: Vec<String>,
-    /// Stop after this many seconds (capture: 60 by default; watch: no end)
-    #[arg(long, value_name = "SECS")]
-    duration: Option<f64>,
-    /// The bundle folder (capture: ./ipsec-doctor-DATE-TIME by default; watch: none unless given)
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Print the final report as JSON (watch: each verdict change as a JSON line)
-    #[arg(long)]
-    json: bool,
-    /// Also write the final report as a self-contained HTML page (the ladder diagram)
-    #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
-    /// Keep the kernel's SA keys in the state snapshots (removed by default)
-    #[arg(long)]
-    keys: bool,
-    /// Print the command lines each gateway would run, and run nothing
-    #[arg(long)]
-    dry_run: bool,
-    /// An ssh -o option (KEY=VALUE) for ssh targets, e.g. IdentityFile=~/.ssh/lab; repeatable
-    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
-    ssh_option: Vec<String>,
 }
 
 fn live_after_help(watch: bool) -> String {
@@ -286,28 +241,6 @@ fn usage_error(json: bool, message: &str) -> ExitCode {
         println!("{}", ipsec_doctor::report::json_error(message, &[]));
     }
     ExitCode::from(2)
-}
-
-fn live_args(l: LiveArgs, until_verdict: bool, watch: bool) -> cmd::capture::Args {
-    cmd::capture::Args {
-        gw: l.gw,
-        iface: l.iface,
-        log: l.log,
-        up: l.up,
-        ping: l.ping,
-        inner: l.inner,
-        duration: l.duration,
-        until_verdict,
-        out: l.out,
-        json: l.json,
-        html: l.html,
-        keys: l.keys,
-        dry_run: l.dry_run,
-        ssh_options: l.ssh_option,
-        watch,
-        command_line: std::env::args().collect(),
-        limits: ipsec_doctor::inputs::Limits::default(),
-    }
 }
 
 /// Colour in auto mode: a terminal that is not `TERM=dumb`, and no `NO_COLOR` (non-empty).
@@ -457,10 +390,16 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Capture { live, until_verdict } => {
-            ExitCode::from(cmd::capture::run(&live_args(live, until_verdict, false)))
-        }
-        Command::Watch { live } => ExitCode::from(cmd::capture::run(&live_args(live, false, true))),
+        Command::Capture { live, until_verdict } => ExitCode::from(cmd::capture::run(&cmd::capture::Args {
+            until_verdict,
+            command_line: std::env::args().collect(),
+            ..live
+        })),
+        Command::Watch { live } => ExitCode::from(cmd::capture::run(&cmd::capture::Args {
+            watch: true,
+            command_line: std::env::args().collect(),
+            ..live
+        })),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ipsec-doctor", &mut std::io::stdout());
             ExitCode::SUCCESS

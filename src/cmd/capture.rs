@@ -8,23 +8,57 @@ use crate::live::target::{check_name, Target};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+/// What `capture` and `watch` take: the flags, then what the command sets.
+#[derive(clap::Args)]
 pub struct Args {
+    /// A gateway and how to run commands there: local, ssh:[user@]host[:port], or exec:PREFIX
+    /// (ip netns exec sg2, docker exec -i gw2, kubectl exec -i pod --); once or twice, the first initiates
+    #[arg(long = "gw", value_name = "NAME=TARGET", required = true)]
     pub gw: Vec<String>,
+    /// Capture on this interface of that gateway (default: all, -i any)
+    #[arg(long, value_name = "NAME=IF")]
     pub iface: Vec<String>,
+    /// Follow this log of that gateway: a path, or journal:UNIT (default: found by asking the daemon)
+    #[arg(long, value_name = "NAME=PATH")]
     pub log: Vec<String>,
+    /// Bring this connection up on the first gateway with the daemon's own command
+    #[arg(long, value_name = "CONN")]
     pub up: Option<String>,
+    /// Once the up command is done, ping DST from SRC (an internal address of the first gateway)
+    #[arg(long, num_args = 2, value_names = ["SRC", "DST"])]
     pub ping: Vec<IpAddr>,
+    /// A protected subnet: capture its traffic too; repeat for each
+    #[arg(long, value_name = "SUBNET")]
     pub inner: Vec<String>,
+    /// Stop after this many seconds (capture: 60 by default; watch: no end)
+    #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    pub until_verdict: bool,
+    /// The bundle folder (capture: ./ipsec-doctor-DATE-TIME by default; watch: none unless given)
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Print the final report as JSON (watch: each verdict change as a JSON line)
+    #[arg(long)]
     pub json: bool,
+    /// Also write the final report as a self-contained HTML page (the ladder diagram)
+    #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Keep the kernel's SA keys in the state snapshots (removed by default)
+    #[arg(long)]
     pub keys: bool,
+    /// Print the command lines each gateway would run, and run nothing
+    #[arg(long)]
     pub dry_run: bool,
+    /// An ssh -o option (KEY=VALUE) for ssh targets, e.g. IdentityFile=~/.ssh/lab; repeatable
+    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
     pub ssh_options: Vec<String>,
+    /// `capture --until-verdict` (a flag of capture only).
+    #[arg(skip)]
+    pub until_verdict: bool,
+    #[arg(skip)]
     pub watch: bool,
+    #[arg(skip)]
     pub command_line: Vec<String>,
+    #[arg(skip)]
     pub limits: Limits,
 }
 
