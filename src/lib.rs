@@ -6,9 +6,11 @@
 pub mod cmd;
 pub mod correlate;
 pub mod coverage;
+pub mod decrypt;
 pub mod diagnose;
 pub mod evidence_pcapng;
 pub mod inputs;
+pub mod keys;
 pub mod live;
 pub mod logs;
 pub mod natd;

@@ -1,0 +1,133 @@
+//! The keys of a tunnel, wherever the user has them: what [`crate::decrypt`] needs to open ESP
+//! packets and IKEv2 SK payloads. Parsers for each key source (ip xfrm, Wireshark's tables,
+//! charon and pluto debug logs, tcpdump `-E` files) fill a [`KeyRing`]. Keys are never printed:
+//! the types' `Debug` leaves them out.
+
+use std::net::IpAddr;
+
+/// An encryption transform, as IKEv2 names it (RFC 7296 §3.3.2, RFC 4106, RFC 7634). The key
+/// length is the key's: AES-128/192/256 by 16/24/32 bytes. AEAD keys carry their salt at the end
+/// (4 bytes for GCM and ChaCha20-Poly1305), as ip xfrm and Wireshark give them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encr {
+    Null,
+    DesCbc,
+    Des3Cbc,
+    AesCbc,
+    /// AES-GCM with an ICV of 8, 12 or 16 bytes.
+    AesGcm { icv: u8 },
+    ChaCha20Poly1305,
+}
+
+/// An integrity transform; `None` for AEAD ciphers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Integ {
+    None,
+    HmacMd5_96,
+    HmacSha1_96,
+    HmacSha256_128,
+    HmacSha384_192,
+    HmacSha512_256,
+}
+
+impl Integ {
+    /// Bytes of ICV at the end of the packet.
+    pub fn icv_len(self) -> usize {
+        match self {
+            Integ::None => 0,
+            Integ::HmacMd5_96 | Integ::HmacSha1_96 => 12,
+            Integ::HmacSha256_128 => 16,
+            Integ::HmacSha384_192 => 24,
+            Integ::HmacSha512_256 => 32,
+        }
+    }
+}
+
+/// The keys of one ESP SA (one direction).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EspSa {
+    pub spi: u32,
+    /// The SA's addresses where the source says them; `None` matches any.
+    pub src: Option<IpAddr>,
+    pub dst: Option<IpAddr>,
+    pub encr: Encr,
+    pub encr_key: Vec<u8>,
+    pub integ: Integ,
+    /// `None` when the ICV's length is known and its key is not: the ICV is skipped, unchecked.
+    pub integ_key: Option<Vec<u8>>,
+}
+
+/// The keys of one IKEv2 SA: both directions' SK_e and SK_a.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IkeSa {
+    pub spii: [u8; 8],
+    pub spir: [u8; 8],
+    pub encr: Encr,
+    pub integ: Integ,
+    pub sk_ei: Vec<u8>,
+    pub sk_er: Vec<u8>,
+    pub sk_ai: Option<Vec<u8>>,
+    pub sk_ar: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for EspSa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EspSa")
+            .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("src", &self.src)
+            .field("dst", &self.dst)
+            .field("encr", &self.encr)
+            .field("integ", &self.integ)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for IkeSa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IkeSa")
+            .field("spii", &crate::track::hex(&self.spii))
+            .field("spir", &crate::track::hex(&self.spir))
+            .field("encr", &self.encr)
+            .field("integ", &self.integ)
+            .finish_non_exhaustive()
+    }
+}
+
+/// All the keys given: ESP SAs and IKEv2 SAs, newest last.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRing {
+    pub esp: Vec<EspSa>,
+    pub ike: Vec<IkeSa>,
+}
+
+impl KeyRing {
+    pub fn is_empty(&self) -> bool {
+        self.esp.is_empty() && self.ike.is_empty()
+    }
+
+    /// Adds `other`'s keys; an SA given twice is kept once.
+    pub fn extend(&mut self, other: KeyRing) {
+        for sa in other.esp {
+            if !self.esp.contains(&sa) {
+                self.esp.push(sa);
+            }
+        }
+        for sa in other.ike {
+            if !self.ike.contains(&sa) {
+                self.ike.push(sa);
+            }
+        }
+    }
+
+    /// The newest ESP SA with this SPI whose addresses (where known) are these.
+    pub fn esp_sa(&self, spi: u32, src: IpAddr, dst: IpAddr) -> Option<&EspSa> {
+        self.esp.iter().rev().find(|sa| {
+            sa.spi == spi && sa.src.is_none_or(|a| a == src) && sa.dst.is_none_or(|a| a == dst)
+        })
+    }
+
+    /// The newest IKE SA with these SPIs.
+    pub fn ike_sa(&self, spii: &[u8], spir: &[u8]) -> Option<&IkeSa> {
+        self.ike.iter().rev().find(|sa| sa.spii[..] == *spii && sa.spir[..] == *spir)
+    }
+}
