@@ -15,7 +15,9 @@ pub enum Encr {
     Des3Cbc,
     AesCbc,
     /// AES-GCM with an ICV of 8, 12 or 16 bytes.
-    AesGcm { icv: u8 },
+    AesGcm {
+        icv: u8,
+    },
     ChaCha20Poly1305,
 }
 
@@ -46,7 +48,9 @@ impl Integ {
 /// The keys of one ESP SA (one direction).
 #[derive(Clone, PartialEq, Eq)]
 pub struct EspSa {
-    pub spi: u32,
+    /// `None` when the source does not say (the SA is then tried on every ESP packet whose ICV
+    /// can tell: an integrity key or an AEAD cipher is needed).
+    pub spi: Option<u32>,
     /// The SA's addresses where the source says them; `None` matches any.
     pub src: Option<IpAddr>,
     pub dst: Option<IpAddr>,
@@ -60,8 +64,9 @@ pub struct EspSa {
 /// The keys of one IKEv2 SA: both directions' SK_e and SK_a.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IkeSa {
-    pub spii: [u8; 8],
-    pub spir: [u8; 8],
+    /// (initiator SPI, responder SPI); `None` when the source does not say (tried on every IKEv2
+    /// SK payload whose ICV can tell).
+    pub spis: Option<([u8; 8], [u8; 8])>,
     pub encr: Encr,
     pub integ: Integ,
     pub sk_ei: Vec<u8>,
@@ -73,7 +78,7 @@ pub struct IkeSa {
 impl std::fmt::Debug for EspSa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EspSa")
-            .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("spi", &self.spi.map(|s| format!("{s:#010x}")))
             .field("src", &self.src)
             .field("dst", &self.dst)
             .field("encr", &self.encr)
@@ -85,8 +90,12 @@ impl std::fmt::Debug for EspSa {
 impl std::fmt::Debug for IkeSa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IkeSa")
-            .field("spii", &crate::track::hex(&self.spii))
-            .field("spir", &crate::track::hex(&self.spir))
+            .field(
+                "spis",
+                &self
+                    .spis
+                    .map(|(i, r)| format!("{}/{}", crate::track::hex(&i), crate::track::hex(&r))),
+            )
             .field("encr", &self.encr)
             .field("integ", &self.integ)
             .finish_non_exhaustive()
@@ -119,15 +128,30 @@ impl KeyRing {
         }
     }
 
-    /// The newest ESP SA with this SPI whose addresses (where known) are these.
-    pub fn esp_sa(&self, spi: u32, src: IpAddr, dst: IpAddr) -> Option<&EspSa> {
-        self.esp.iter().rev().find(|sa| {
-            sa.spi == spi && sa.src.is_none_or(|a| a == src) && sa.dst.is_none_or(|a| a == dst)
-        })
+    /// The ESP SAs to try on a packet: those with this SPI whose addresses (where known) are
+    /// these, newest first, then those whose SPI is unknown and whose ICV can tell.
+    pub fn esp_candidates(&self, spi: u32, src: IpAddr, dst: IpAddr) -> impl Iterator<Item = &EspSa> {
+        let addrs = move |sa: &&EspSa| sa.src.is_none_or(|a| a == src) && sa.dst.is_none_or(|a| a == dst);
+        let exact = self
+            .esp
+            .iter()
+            .rev()
+            .filter(move |sa| sa.spi == Some(spi))
+            .filter(addrs);
+        let open = self.esp.iter().rev().filter(move |sa| {
+            sa.spi.is_none()
+                && (sa.integ_key.is_some() || matches!(sa.encr, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305))
+        });
+        exact.chain(open.filter(addrs))
     }
 
-    /// The newest IKE SA with these SPIs.
-    pub fn ike_sa(&self, spii: &[u8], spir: &[u8]) -> Option<&IkeSa> {
-        self.ike.iter().rev().find(|sa| sa.spii[..] == *spii && sa.spir[..] == *spir)
+    /// The IKE SAs to try on a message with these SPIs: exact matches, newest first, then those
+    /// whose SPIs are unknown and whose ICV can tell.
+    pub fn ike_candidates(&self, spii: [u8; 8], spir: [u8; 8]) -> impl Iterator<Item = &IkeSa> {
+        let exact = self.ike.iter().rev().filter(move |sa| sa.spis == Some((spii, spir)));
+        let open = self.ike.iter().rev().filter(|sa| {
+            sa.spis.is_none() && (sa.sk_ai.is_some() || matches!(sa.encr, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305))
+        });
+        exact.chain(open)
     }
 }

@@ -105,6 +105,13 @@ pub struct Sa {
     key: Vec<u8>,
 }
 
+impl Sa {
+    /// The cipher's key as tcpdump uses it (padded or cut to the cipher's length).
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
 impl std::fmt::Debug for Sa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the key.
