@@ -170,7 +170,7 @@ impl Cap {
     }
 
     fn esp(&mut self, t: f64, out: bool, spi: u32, seq: u32, len: u32) {
-        self.add(t, out, 50, len, None, L4::Esp(Esp { spi, seq }));
+        self.add(t, out, 50, len, None, L4::Esp(Esp { spi, seq, data: &[] }));
     }
 
     fn icmp_port_unreachable(&mut self, t: f64) {

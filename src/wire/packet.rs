@@ -31,9 +31,11 @@ pub struct IpInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Esp {
+pub struct Esp<'a> {
     pub spi: u32,
     pub seq: u32,
+    /// The ESP packet as captured, from the SPI on (what the keys open).
+    pub data: &'a [u8],
 }
 
 /// What a UDP datagram on an IKE port carries.
@@ -45,7 +47,7 @@ pub enum UdpKind<'a> {
         natt: bool,
     },
     /// ESP in UDP (RFC 3948).
-    Esp(Esp),
+    Esp(Esp<'a>),
     /// NAT-T keepalive (one 0xff byte).
     Keepalive,
     Other,
@@ -86,7 +88,7 @@ pub enum L4<'a> {
         len: u32,
         kind: UdpKind<'a>,
     },
-    Esp(Esp),
+    Esp(Esp<'a>),
     Ah {
         spi: u32,
         seq: u32,
@@ -229,7 +231,7 @@ fn udp_kind(sport: u16, dport: u16, p: &[u8]) -> UdpKind<'_> {
                 natt: true,
             }
         } else if let (Some(spi), Some(seq)) = (be32(p, 0), be32(p, 4)) {
-            UdpKind::Esp(Esp { spi, seq })
+            UdpKind::Esp(Esp { spi, seq, data: p })
         } else {
             UdpKind::Other
         }
@@ -256,7 +258,7 @@ fn parse_l4<'a>(ip: &IpInfo, p: &'a [u8]) -> L4<'a> {
             _ => L4::Other,
         },
         ip_proto::ESP => match (be32(p, 0), be32(p, 4)) {
-            (Some(spi), Some(seq)) => L4::Esp(Esp { spi, seq }),
+            (Some(spi), Some(seq)) => L4::Esp(Esp { spi, seq, data: p }),
             _ => L4::Other,
         },
         ip_proto::AH => match (be32(p, 4), be32(p, 8)) {
