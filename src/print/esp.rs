@@ -9,8 +9,6 @@
 //! words; fatal problems (a bad hex digit, a file that cannot be read) are errors before any
 //! packet is printed. Keys are never printed.
 
-use aes::cipher::generic_array::GenericArray;
-use aes::cipher::{BlockDecrypt, BlockSizeUser, KeyInit};
 use std::net::IpAddr;
 
 /// The ciphers we decrypt, named as OpenSSL's `EVP_get_cipherbyname` resolves tcpdump's names.
@@ -440,34 +438,19 @@ impl Parser {
     }
 }
 
-fn run<C: BlockDecrypt + KeyInit>(key: &[u8], iv: &[u8], data: &mut [u8]) {
-    let Ok(c) = C::new_from_slice(key) else { return };
-    let bs = <C as BlockSizeUser>::block_size();
-    let mut prev = iv.to_vec();
-    for block in data.chunks_exact_mut(bs) {
-        let saved = block.to_vec();
-        c.decrypt_block(GenericArray::from_mut_slice(block));
-        if !prev.is_empty() {
-            for (b, p) in block.iter_mut().zip(&prev) {
-                *b ^= p;
-            }
-            prev = saved;
-        }
-    }
-}
-
 /// Decrypts `ct` (a whole number of blocks, checked by the caller) with `sa`'s cipher.
 pub fn decrypt(sa: &Sa, iv: &[u8], ct: &[u8]) -> Vec<u8> {
+    use crate::decrypt::BlockCipherKind as K;
     use Cipher::*;
     let mut pt = ct.to_vec();
-    let k = &sa.key[..];
-    match sa.cipher {
-        DesCbc | DesEcb => run::<des::Des>(k, iv, &mut pt),
-        Des3Cbc | Des3Ecb => run::<des::TdesEde3>(k, iv, &mut pt),
-        Aes128Cbc | Aes128Ecb => run::<aes::Aes128>(k, iv, &mut pt),
-        Aes192Cbc | Aes192Ecb => run::<aes::Aes192>(k, iv, &mut pt),
-        Aes256Cbc | Aes256Ecb => run::<aes::Aes256>(k, iv, &mut pt),
-    }
+    let kind = match sa.cipher {
+        DesCbc | DesEcb => K::Des,
+        Des3Cbc | Des3Ecb => K::Des3,
+        _ => K::Aes,
+    };
+    let iv = (sa.cipher.iv_len() > 0).then_some(iv);
+    // The key has the cipher's length and `ct` whole blocks: this cannot fail.
+    let _ = crate::decrypt::block_decrypt(kind, &sa.key, iv, &mut pt);
     pt
 }
 
