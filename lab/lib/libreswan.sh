@@ -16,6 +16,15 @@ lsw_select() { # DAEMON
     fi
 }
 
+# KEYS=yes: pluto logs its keys: with "private" it writes the IKE SA keys in tcpdump -E form
+# ("ikev2 I 0x<ispi> 0x<rspi> hmac-sha2-256:0x... aes256-cbc:0x...") once the IKE SA is
+# established (never for an IKE SA whose authentication fails), and "ESP enckey:" / "ESP authkey:"
+# hex dumps of each child SA just before it goes to the kernel. ("crypt" adds nothing useful: the
+# derived keys stay inside NSS, only their references are logged, and the log grows 50-fold.)
+lsw_debug() {
+    if [ "${KEYS:-no}" = yes ]; then echo "${LSW_KEYS_DEBUG:-\"all private\"}"; else echo none; fi
+}
+
 # lsw_conf SIDE  -> writes $RUN/SIDE/{ipsec.conf,ipsec.secrets,nss}
 # uses: SIDE-specific vars computed by run-scenario (L_ADDR R_ADDR L_NET R_NET L_ID R_ID IKE_ALG ESP_ALG PFS PSK FRAG
 #       MODE CERT_NAME LEFT_ID_FQDN)
@@ -51,7 +60,7 @@ lsw_conf() {
     cat > "$d/ipsec.conf" <<EOC
 config setup
 	$setup
-	plutodebug=none
+	plutodebug=$(lsw_debug)
 	logtime=yes
 	logappend=no
 

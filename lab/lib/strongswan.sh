@@ -23,10 +23,26 @@ sw_select() { # DAEMON
 # the plugins to load: 5.9.8's list; for 6.x those of it that were built
 sw_plugins() {
     local want="random nonce openssl aes sha1 sha2 hmac kdf gmp pem pkcs1 pkcs8 x509 pubkey revocation constraints kernel-libipsec kernel-netlink socket-default vici"
+    [ "${KEYS:-no}" = yes ] && [ "$SW_MAJOR" = 6 ] && want="$want save-keys"
     [ "$SW_MAJOR" = 6 ] || { echo "$want"; return; }
     local p out=""
     for p in $want; do [ -f "$SW_ROOT/lib/ipsec/plugins/libstrongswan-$p.so" ] && out="$out $p"; done
     echo "${out# }"
+}
+
+# KEYS=yes: the IKE and CHILD_SA keys go into the log (charon logs them at level 4 of the ike and
+# chd groups: "Sk_ei secret => 32 bytes @ ..." then hex lines, "encryption initiator key => ...");
+# with strongSwan 6 built with save-keys (lab/build-strongswan6), the save-keys plugin also writes
+# Wireshark's ikev2_decryption_table / ikev1_decryption_table and esp_sa into $d/wireshark.
+sw_key_levels() {
+    [ "${KEYS:-no}" = yes ] || return 0
+    printf '\n\t\t\tike = 4\n\t\t\tchd = 4'
+}
+sw_has_save_keys() { [ "$SW_MAJOR" = 6 ] && [ -f "$SW_ROOT/lib/ipsec/plugins/libstrongswan-save-keys.so" ]; }
+sw_save_keys() { # DIR
+    [ "${KEYS:-no}" = yes ] && sw_has_save_keys || return 0
+    mkdir -p "$1/wireshark"
+    printf '\n\t\tsave-keys {\n\t\t\tike = yes\n\t\t\tesp = yes\n\t\t\twireshark_keys = %s\n\t\t}' "$1/wireshark"
 }
 
 sw_exec() { # ROLE cmd...   (foreground)
@@ -49,7 +65,7 @@ charon {
 	fragment_size = 1280
 	plugins {
 		vici { socket = unix://$d/charon.vici }
-		kernel-libipsec { allow_peer_ts = yes }
+		kernel-libipsec { allow_peer_ts = yes }$(sw_save_keys "$d")
 	}
 	filelog {
 		charon {
@@ -58,7 +74,7 @@ charon {
 			append = no
 			default = 1
 			ike_name = yes
-			flush_line = yes
+			flush_line = yes$(sw_key_levels)
 		}
 	}
 	syslog { daemon { default = -1 } }
