@@ -7,8 +7,33 @@ use crate::logs::EventKind;
 use crate::track::EspFlow;
 use std::net::IpAddr;
 
+/// What the keys opened of a flow: its inner traffic (`ICMP echo request 10.1.0.1 > 10.2.0.1
+/// ×12`), and the packets they did not open.
+pub fn inner_text(f: &EspFlow) -> Option<String> {
+    let o = f.opened.as_ref()?;
+    let mut parts: Vec<String> = o
+        .inner
+        .iter()
+        .take(4)
+        .map(|i| format!("{} {} > {} ×{}", i.what, i.src, i.dst, i.packets))
+        .collect();
+    if o.inner.len() > 4 {
+        parts.push(format!("{} more inner flows", o.inner.len() - 4));
+    }
+    if o.failed > 0 {
+        parts.push(format!(
+            "{} packets not decrypted ({}), the first #{}",
+            o.failed,
+            o.failure.as_deref().unwrap_or("?"),
+            o.first_failed.unwrap_or(0)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// `f` as `gw`'s capture holds it (a path's sent end has its `from`, its arrived end its `to`).
 fn flow_evidence(case: &Case<'_>, gw: Option<GwId>, f: &EspFlow, what: &str) -> Option<Evidence> {
+    let inside = inner_text(f).map(|t| format!("; inside: {t}")).unwrap_or_default();
     Some(Evidence {
         source: case.gw(gw?).ext?.name.clone(),
         packet: Some(f.first_number),
@@ -16,7 +41,7 @@ fn flow_evidence(case: &Case<'_>, gw: Option<GwId>, f: &EspFlow, what: &str) -> 
         time: Some(fmt_time(f.first_time)),
         timestamp: rfc3339(f.first_time),
         text: format!(
-            "{what}: ESP SPI 0x{:08x} {} > {}{}, {} packets, seq {}..{}",
+            "{what}: ESP SPI 0x{:08x} {} > {}{}, {} packets, seq {}..{}{inside}",
             f.key.spi,
             f.key.src,
             f.key.dst,
@@ -261,10 +286,17 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
             }
             let from = l.from.map(|g| case.gw(g).name).unwrap_or("?");
             let to = l.to.map(|g| case.gw(g).name).unwrap_or("?");
-            let summary = match stopped_arriving(case, l) {
+            let mut summary = match stopped_arriving(case, l) {
                 Some((n, t)) => format!("ESP flows one way only since {}: SPI 0x{:08x} leaves {from} and stopped arriving at {to} ({n} packets sent after the last one that arrived), while the other direction passes", fmt_time(t), s.key.spi),
                 None => format!("ESP flows one way only: SPI 0x{:08x} leaves {from} and never arrives at {to}, while the other direction passes", s.key.spi),
             };
+            // Decrypted, the lost direction names the traffic that stops on the path.
+            if let Some(i) = s.opened.as_ref().and_then(|o| o.inner.first()) {
+                summary.push_str(&format!(
+                    "; inside it, {} from {} to {} leaves {from} and stops on the path",
+                    i.what, i.src, i.dst
+                ));
+            }
             let mut f = Finding::new(Cause::EspOneWay, 0.85, summary).with(flow_evidence(
                 case,
                 l.from,

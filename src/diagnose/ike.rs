@@ -312,13 +312,28 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         .and_then(|v| v.path.from);
     a.natt = vs.iter().any(|v| v.m.natt);
     let v1 = vs.iter().any(|v| v.m.major == 1);
+    // What the keys opened (IKEv2): a cause read from the decrypted messages stands in for the
+    // logs' where they are silent, and adds its evidence where they agree.
+    let paths: Vec<MsgPath> = vs.iter().map(|v| v.path).collect();
+    let log_cause = match (log_cause, super::opened::ike_cause(case, &paths)) {
+        (Some(mut l), Some(p)) => {
+            if l.cause == p.cause {
+                l.evidence.extend(p.evidence);
+                l.evidence.truncate(super::MAX_EVIDENCE);
+            }
+            Some(l)
+        }
+        (l, p) => l.or(p),
+    };
+    let child_seen = super::opened::child_negotiated(case, &paths);
     a.ike_up = steps.iter().any(|(s, st)| *s >= Step::Auth && !st.responses.is_empty())
         || case
             .gws
             .iter()
             .any(|g| super::find_log(g, |k| matches!(k, EventKind::IkeSaEstablished { .. })).is_some());
     a.v2 = !v1;
-    a.child_up = case
+    a.child_up = child_seen.is_some()
+        || case
         .gws
         .iter()
         .any(|g| super::find_log(g, |k| matches!(k, EventKind::ChildSaEstablished { .. })).is_some())
@@ -474,6 +489,7 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
         }
     }
     a.healthy_confidence = if a.child_up { 0.9 } else { 0.6 };
+    a.healthy_evidence.extend(child_seen);
     a.healthy_summary = if v1 {
         "phase 1 and phase 2 completed"
     } else {

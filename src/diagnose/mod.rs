@@ -6,6 +6,7 @@ mod cause;
 mod esp;
 mod ike;
 mod logs;
+mod opened;
 mod state;
 
 pub use cause::Cause;
@@ -165,6 +166,11 @@ pub fn describe(m: &IkeMsg) -> String {
     if m.retransmission {
         extra.push_str(", retransmission");
     }
+    match &m.opened {
+        Some(crate::track::opened::Decryption::Opened(o)) => extra.push_str(&format!(", decrypted: {}", o.summary())),
+        Some(crate::track::opened::Decryption::Failed(why)) => extra.push_str(&format!(", not decrypted: {why}")),
+        None => {}
+    }
     for n in &m.notifies {
         let name = if m.major >= 2 {
             crate::wire::isakmp::ikev2_notify_name(*n)
@@ -320,6 +326,17 @@ fn healthy(case: &Case<'_>, ike: &ike::IkeAnalysis) -> Finding {
         summary.push_str(&format!(
             "; ESP arrives ({arrived} packets over {dirs} SPI/direction pairs)"
         ));
+    }
+    // Decrypted, the inner traffic that passes.
+    let inside: Vec<String> = case
+        .esp
+        .iter()
+        .filter_map(|p| p.arrived.or(p.sent))
+        .filter_map(esp::inner_text)
+        .take(2)
+        .collect();
+    if !inside.is_empty() {
+        summary.push_str(&format!("; inside: {}", inside.join("; ")));
     }
     let mut h = Finding::new(Cause::Healthy, ike.healthy_confidence, summary);
     h.evidence = ike.healthy_evidence.clone();

@@ -389,10 +389,16 @@ fn fragments_of(case: &Case<'_>, frags: &FragIndex, r: MsgRef) -> Vec<u64> {
 
 /// `msgid 1` (IKEv2), `msgid 1a2b3c4d` (IKEv1).
 fn detail(m: &IkeMsg) -> String {
-    if m.major >= 2 {
+    use crate::track::opened::Decryption;
+    let id = if m.major >= 2 {
         format!("msgid {}", m.msgid)
     } else {
         format!("msgid {:08x}", m.msgid)
+    };
+    match &m.opened {
+        Some(Decryption::Opened(o)) => format!("{id}; decrypted: {}", o.summary()),
+        Some(Decryption::Failed(why)) => format!("{id}; not decrypted: {why}"),
+        None => id,
     }
 }
 

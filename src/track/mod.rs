@@ -3,7 +3,9 @@
 //! the number of packets.
 
 mod ikefrag;
+pub mod opened;
 
+use crate::keys::KeyRing;
 use crate::source::Timestamp;
 use crate::wire::isakmp::{self, flags, payload_type, Header, NatD, Notify};
 use crate::wire::packet::{Decoded, Esp, IcmpKind, IpInfo, Quoted, UdpKind, L4};
@@ -11,6 +13,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// Caps on what one capture may make us hold.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +97,9 @@ pub struct IkeMsg {
     pub digest: u64,
     /// Same digest already seen earlier in this capture.
     pub retransmission: bool,
+    /// What the keys opened of its encrypted payload (IKEv2 SK), when keys were given for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opened: Option<opened::Decryption<Box<opened::Opened>>>,
 }
 
 fn hex8<S: serde::Serializer>(v: &[u8; 8], s: S) -> Result<S::Ok, S::Error> {
@@ -179,6 +185,9 @@ pub struct EspFlow {
     /// at most [`ESP_LENGTHS`] lengths, the rest only in `by_size`.
     pub lengths: Vec<(u32, u64)>,
     pub samples: Vec<EspSample>,
+    /// What the keys opened of it, when keys were given for its SA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opened: Option<opened::EspOpened>,
     #[serde(skip)]
     last_seq: u32,
 }
@@ -318,6 +327,8 @@ pub struct Timeline {
     digests: HashMap<u64, u32>,
     #[serde(skip)]
     ike_frags: Option<ikefrag::Pool>,
+    #[serde(skip)]
+    keys: Option<Arc<KeyRing>>,
 }
 
 fn secs(ts: Timestamp) -> f64 {
@@ -460,6 +471,11 @@ impl Timeline {
         self.plain_index = self.plain.iter().enumerate().map(|(i, f)| (f.key, i)).collect();
         self.gaps.retain(|g| g.1 >= t);
         aged
+    }
+
+    /// The keys to open IKEv2 SK payloads and ESP packets with, from here on.
+    pub fn set_keys(&mut self, keys: Arc<KeyRing>) {
+        self.keys = (!keys.is_empty()).then_some(keys);
     }
 
     fn lim(&self) -> Limits {
@@ -640,8 +656,12 @@ impl Timeline {
             ip_frag_id: d.ip.fragment.map(|f| f.id),
             digest: digest(msg, h.length()),
             retransmission: false,
+            opened: None,
         };
         let frag = read_payloads(&h, &mut m);
+        if let (Some(k), false) = (&self.keys, partial) {
+            m.opened = opened::open_ike(k, msg);
+        }
         if d.reassembled_from.is_some() {
             // Replace the record made from the first fragment of this datagram.
             if let Some(prev) = self.ike.iter_mut().rev().take(64).find(|p| {
@@ -786,6 +806,7 @@ impl Timeline {
                     by_size: [0; 5],
                     lengths: Vec::new(),
                     samples: Vec::new(),
+                    opened: None,
                     last_seq: e.seq.wrapping_sub(1),
                 });
                 self.esp_index.insert(key, self.esp.len() - 1);
@@ -794,6 +815,9 @@ impl Timeline {
         };
         let samples = self.lim().esp_samples;
         let f = &mut self.esp[idx];
+        if let Some(k) = &self.keys {
+            opened::open_esp(k, &mut f.opened, e.spi, (d.ip.src, d.ip.dst), e.data, d.number, t);
+        }
         let len = d.ip.total_len;
         f.packets += 1;
         f.bytes += len as u64;

@@ -109,6 +109,10 @@ pub mod notify_type {
     pub const INVALID_KE_PAYLOAD: u16 = 17;
     pub const AUTHENTICATION_FAILED: u16 = 24;
     pub const TS_UNACCEPTABLE: u16 = 38;
+    pub const INTERNAL_ADDRESS_FAILURE: u16 = 36;
+    pub const FAILED_CP_REQUIRED: u16 = 37;
+    /// IKEv1's INVALID_ID_INFORMATION (some IKEv2 peers send it too).
+    pub const INVALID_ID_INFORMATION: u16 = 18;
     pub const INITIAL_CONTACT: u16 = 16384;
     pub const NAT_DETECTION_SOURCE_IP: u16 = 16388;
     pub const NAT_DETECTION_DESTINATION_IP: u16 = 16389;
@@ -636,6 +640,159 @@ impl<'a> Id<'a> {
             }
             _ => None,
         }
+    }
+}
+
+impl Id<'_> {
+    /// The identity as the daemons print it: an address, a name, a DN `C=.., O=.., CN=..`, or
+    /// the key ID in hex.
+    pub fn text(&self) -> String {
+        if let Some(a) = self.ip_addr() {
+            return a.to_string();
+        }
+        let printable = |d: &[u8]| String::from_utf8_lossy(d).chars().map(|c| if c.is_control() { '?' } else { c }).collect::<String>();
+        match self.id_type {
+            2 | 3 => printable(self.data),
+            9 => der_dn(self.data).unwrap_or_else(|| format!("DN of {} bytes", self.data.len())),
+            _ => self.data.iter().take(32).map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
+/// A DER tag and length at the start of `b`: (tag, contents, rest). Long lengths of up to two
+/// bytes, as certificates' names use.
+fn der_tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, b) = b.split_first()?;
+    let (&l0, b) = b.split_first()?;
+    let (len, b) = match l0 {
+        0..=0x7f => (l0 as usize, b),
+        0x81 => (*b.first()? as usize, &b[1..]),
+        0x82 => (be16(b, 0) as usize, b.get(2..)?),
+        _ => return None,
+    };
+    (b.len() >= len).then(|| (tag, &b[..len], &b[len..]))
+}
+
+/// An X.501 name (a SEQUENCE of SETs of attribute type/value pairs) as `C=.., O=.., CN=..`.
+fn der_dn(b: &[u8]) -> Option<String> {
+    let (0x30, mut rdns, _) = der_tlv(b)? else { return None };
+    let mut parts = Vec::new();
+    while !rdns.is_empty() && parts.len() < 16 {
+        let (_, set, rest) = der_tlv(rdns)?;
+        rdns = rest;
+        let (_, atv, _) = der_tlv(set)?;
+        let (0x06, oid, value) = der_tlv(atv)? else { return None };
+        let (_, value, _) = der_tlv(value)?;
+        let name = match oid {
+            [0x55, 0x04, 0x03] => "CN",
+            [0x55, 0x04, 0x06] => "C",
+            [0x55, 0x04, 0x07] => "L",
+            [0x55, 0x04, 0x08] => "ST",
+            [0x55, 0x04, 0x0a] => "O",
+            [0x55, 0x04, 0x0b] => "OU",
+            [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01] => "E",
+            _ => "?",
+        };
+        parts.push(format!("{name}={}", String::from_utf8_lossy(value)));
+    }
+    Some(parts.join(", "))
+}
+
+/// One traffic selector of a TSi or TSr payload (RFC 7296 §3.13.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficSelector {
+    /// IP protocol, 0 for any.
+    pub proto: u8,
+    pub ports: (u16, u16),
+    pub start: std::net::IpAddr,
+    pub end: std::net::IpAddr,
+}
+
+impl fmt::Display for TrafficSelector {
+    /// `10.1.0.0/24`, or `a-b` when the range is no prefix; `[proto/ports]` when not any.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use std::net::IpAddr::{V4, V6};
+        let (s, e, bits): (u128, u128, u32) = match (self.start, self.end) {
+            (V4(s), V4(e)) => (u32::from(s) as u128, u32::from(e) as u128, 32),
+            (V6(s), V6(e)) => (u128::from(s), u128::from(e), 128),
+            _ => (1, 0, 0),
+        };
+        let span = e.wrapping_sub(s);
+        let host = (span.wrapping_add(1)).trailing_zeros().min(bits);
+        if e >= s && (span.wrapping_add(1) == 0 || span.wrapping_add(1).is_power_of_two()) && s.trailing_zeros() >= host {
+            write!(f, "{}/{}", self.start, bits - host)?;
+        } else {
+            write!(f, "{}-{}", self.start, self.end)?;
+        }
+        if self.proto != 0 || self.ports != (0, 65535) {
+            write!(f, "[{}", self.proto)?;
+            match self.ports {
+                (0, 65535) => {}
+                (a, b) if a == b => write!(f, "/{a}")?,
+                (a, b) => write!(f, "/{a}-{b}")?,
+            }
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
+}
+
+/// The selectors of a TSi/TSr payload body; what does not parse is left out.
+pub fn traffic_selectors(body: &[u8]) -> Vec<TrafficSelector> {
+    let mut out = Vec::new();
+    let count = body.first().copied().unwrap_or(0) as usize;
+    let mut rest = body.get(4..).unwrap_or(&[]);
+    for _ in 0..count {
+        if rest.len() < 8 {
+            break;
+        }
+        let (kind, proto, len) = (rest[0], rest[1], be16(rest, 2) as usize);
+        if len < 8 || len > rest.len() {
+            break;
+        }
+        let ports = (be16(rest, 4), be16(rest, 6));
+        let addrs = &rest[8..len];
+        let pair = match (kind, addrs.len()) {
+            (7, 8) => {
+                let a: [u8; 4] = addrs[..4].try_into().unwrap_or_default();
+                let b: [u8; 4] = addrs[4..].try_into().unwrap_or_default();
+                Some((a.into(), b.into()))
+            }
+            (8, 32) => {
+                let a: [u8; 16] = addrs[..16].try_into().unwrap_or_default();
+                let b: [u8; 16] = addrs[16..].try_into().unwrap_or_default();
+                Some((a.into(), b.into()))
+            }
+            _ => None,
+        };
+        if let Some((start, end)) = pair {
+            out.push(TrafficSelector { proto, ports, start, end });
+        }
+        rest = &rest[len..];
+    }
+    out
+}
+
+/// A configuration payload (RFC 7296 §3.15): its type (1 request, 2 reply, 3 set, 4 ack) and
+/// attributes (type, value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cp<'a> {
+    pub cfg_type: u8,
+    pub attributes: Vec<(u16, &'a [u8])>,
+}
+
+impl<'a> Cp<'a> {
+    pub fn parse(body: &'a [u8]) -> Option<Cp<'a>> {
+        let cfg_type = *body.first()?;
+        let mut rest = body.get(4..)?;
+        let mut attributes = Vec::new();
+        while rest.len() >= 4 && attributes.len() < 64 {
+            let (kind, len) = (be16(rest, 0) & 0x7fff, be16(rest, 2) as usize);
+            let Some(value) = rest.get(4..4 + len) else { break };
+            attributes.push((kind, value));
+            rest = &rest[4 + len..];
+        }
+        Some(Cp { cfg_type, attributes })
     }
 }
 

@@ -1,0 +1,367 @@
+//! What the keys open: an IKEv2 message's SK payload read into what diagnosis needs (IDs, AUTH,
+//! notifies, proposals, traffic selectors, configuration), and the inner packets of ESP.
+
+use crate::decrypt::{self, Failure, Icv};
+use crate::keys::KeyRing;
+use crate::wire::isakmp::{self, payload_type, Header};
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// The content of an IKEv2 message's encrypted payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Opened {
+    /// Inner payload types in order.
+    pub payloads: Vec<u8>,
+    pub notifies: Vec<u16>,
+    pub idi: Option<String>,
+    pub idr: Option<String>,
+    /// AUTH method (1 RSA signature, 2 shared key, 14 digital signature...).
+    pub auth: Option<u8>,
+    /// SA proposals, one line each: `ESP: AES-CBC_256 AUTH_HMAC_SHA2_256_128 No ESN`.
+    pub proposals: Vec<String>,
+    pub tsi: Vec<String>,
+    pub tsr: Vec<String>,
+    /// Configuration payload: `CFG_REQUEST` / `CFG_REPLY` and its attributes.
+    pub cp: Option<String>,
+    /// Delete payloads: `IKE` or `ESP 0x...`.
+    pub deletes: Vec<String>,
+    /// The ICV was verified (else the integrity key was not given).
+    pub verified: bool,
+}
+
+impl Opened {
+    pub fn has_notify(&self, t: u16) -> bool {
+        self.notifies.contains(&t)
+    }
+
+    /// One line: `IDi=sg1.example.org IDr=sg2.example.org AUTH(PSK) SA TSi=[..] TSr=[..] N(TS_UNACCEPTABLE)`.
+    pub fn summary(&self) -> String {
+        let mut out = Vec::new();
+        if let Some(i) = &self.idi {
+            out.push(format!("IDi={i}"));
+        }
+        if let Some(r) = &self.idr {
+            out.push(format!("IDr={r}"));
+        }
+        if let Some(a) = self.auth {
+            out.push(format!("AUTH({})", auth_method_name(a)));
+        }
+        for p in &self.proposals {
+            out.push(format!("SA({p})"));
+        }
+        if !self.tsi.is_empty() {
+            out.push(format!("TSi={}", self.tsi.join(",")));
+        }
+        if !self.tsr.is_empty() {
+            out.push(format!("TSr={}", self.tsr.join(",")));
+        }
+        if let Some(c) = &self.cp {
+            out.push(c.clone());
+        }
+        for n in &self.notifies {
+            out.push(format!("N({})", notify_name(*n)));
+        }
+        for d in &self.deletes {
+            out.push(format!("D({d})"));
+        }
+        if out.is_empty() {
+            out.push("empty".into());
+        }
+        out.join(" ")
+    }
+}
+
+pub fn notify_name(t: u16) -> String {
+    isakmp::ikev2_notify_name(t).map(str::to_string).unwrap_or_else(|| t.to_string())
+}
+
+fn auth_method_name(m: u8) -> &'static str {
+    match m {
+        1 => "RSA signature",
+        2 => "PSK",
+        3 => "DSS signature",
+        9..=11 => "ECDSA",
+        12 => "generic secure password",
+        13 => "NULL",
+        14 => "digital signature",
+        _ => "other",
+    }
+}
+
+/// The outcome of trying the keys on one message or packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decryption<T> {
+    Opened(T),
+    /// Keys for it were given and none opened it: wrong key or corrupted packet.
+    Failed(String),
+}
+
+/// Tries the key ring on an IKEv2 message (`msg` from the IKE header); `None` when it has no
+/// SK payload or no key is given for its SA. IKE fragments (SKF) are not opened.
+pub fn open_ike(keys: &KeyRing, msg: &[u8]) -> Option<Decryption<Box<Opened>>> {
+    let h = Header::new_checked(msg).ok()?;
+    if h.major_version() < 2 {
+        return None;
+    }
+    let sk = h
+        .payloads()
+        .take(32)
+        .filter_map(Result::ok)
+        .find(|p| p.kind == payload_type::V2_SK)?;
+    let from_initiator = h.is_initiator();
+    let mut failure = None;
+    for sa in keys.ike_candidates(h.initiator_spi(), h.responder_spi()) {
+        match decrypt::ike_sk(sa, msg, sk.offset, from_initiator) {
+            Ok(plain) => return Some(Decryption::Opened(Box::new(read_inner(&plain)))),
+            Err(e) => failure = Some(failure.map_or(e, |f: Failure| if f == Failure::Icv { f } else { e })),
+        }
+    }
+    failure.map(|f| Decryption::Failed(f.to_string()))
+}
+
+fn read_inner(plain: &decrypt::Plain) -> Opened {
+    let mut o = Opened {
+        verified: plain.icv == Icv::Verified,
+        ..Default::default()
+    };
+    for p in isakmp::Payloads::new(&plain.data, plain.next, 0).take(64) {
+        let Ok(p) = p else { break };
+        o.payloads.push(p.kind);
+        match p.kind {
+            payload_type::V2_NOTIFY => {
+                if let Some(n) = isakmp::Notify::parse(p.body, 2) {
+                    o.notifies.push(n.notify_type);
+                }
+            }
+            payload_type::V2_IDI | payload_type::V2_IDR => {
+                let id = isakmp::Id::parse(p.body, 2).map(|i| i.text());
+                if p.kind == payload_type::V2_IDI {
+                    o.idi = id;
+                } else {
+                    o.idr = id;
+                }
+            }
+            payload_type::V2_AUTH => o.auth = p.body.first().copied(),
+            payload_type::V2_SA => o.proposals = proposals(p.body),
+            payload_type::V2_TSI | payload_type::V2_TSR => {
+                let ts: Vec<String> = isakmp::traffic_selectors(p.body).iter().map(|t| t.to_string()).collect();
+                if p.kind == payload_type::V2_TSI {
+                    o.tsi = ts;
+                } else {
+                    o.tsr = ts;
+                }
+            }
+            payload_type::V2_CP => o.cp = isakmp::Cp::parse(p.body).map(|c| cp_text(&c)),
+            payload_type::V2_DELETE => {
+                if let Some(d) = isakmp::Delete::parse(p.body, 2) {
+                    o.deletes.push(delete_text(&d));
+                }
+            }
+            _ => {}
+        }
+    }
+    o
+}
+
+fn proposals(body: &[u8]) -> Vec<String> {
+    let sa = isakmp::Sa::parse(body, 2);
+    sa.proposals
+        .iter()
+        .take(8)
+        .map(|p| {
+            let proto = match p.protocol {
+                1 => "IKE",
+                2 => "AH",
+                3 => "ESP",
+                _ => "?",
+            };
+            let ts: Vec<String> = p
+                .transforms
+                .iter()
+                .map(|t| {
+                    let name = isakmp::ikev2_transform_name(t.kind, t.id)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("{}:{}", t.kind, t.id));
+                    match t.attribute(14).and_then(|v| v.as_u32()) {
+                        Some(bits) => format!("{name}_{bits}"),
+                        None => name,
+                    }
+                })
+                .collect();
+            format!("{proto}: {}", ts.join(" "))
+        })
+        .collect()
+}
+
+fn cp_text(c: &isakmp::Cp<'_>) -> String {
+    let kind = match c.cfg_type {
+        1 => "CFG_REQUEST",
+        2 => "CFG_REPLY",
+        3 => "CFG_SET",
+        4 => "CFG_ACK",
+        _ => "CFG",
+    };
+    let attrs: Vec<String> = c
+        .attributes
+        .iter()
+        .take(16)
+        .map(|(k, v)| {
+            let name = match k {
+                1 => "INTERNAL_IP4_ADDRESS",
+                2 => "INTERNAL_IP4_NETMASK",
+                3 => "INTERNAL_IP4_DNS",
+                8 => "INTERNAL_IP6_ADDRESS",
+                10 => "INTERNAL_IP6_DNS",
+                13 => "INTERNAL_IP4_SUBNET",
+                _ => return k.to_string(),
+            };
+            match v.len() {
+                4 => format!("{name}={}", IpAddr::from(<[u8; 4]>::try_from(*v).unwrap_or_default())),
+                16 | 17 => format!(
+                    "{name}={}",
+                    IpAddr::from(<[u8; 16]>::try_from(&v[..16]).unwrap_or_default())
+                ),
+                _ => name.to_string(),
+            }
+        })
+        .collect();
+    format!("{kind}({})", attrs.join(","))
+}
+
+fn delete_text(d: &isakmp::Delete<'_>) -> String {
+    match d.protocol {
+        1 => "IKE".into(),
+        p => {
+            let proto = if p == 2 { "AH" } else { "ESP" };
+            let spis: Vec<String> = d.spis.iter().take(4).map(|s| format!("0x{}", crate::track::hex(s))).collect();
+            format!("{proto} {}", spis.join(","))
+        }
+    }
+}
+
+/// Inner flows kept per ESP flow.
+pub const INNER_FLOWS: usize = 16;
+
+/// Traffic inside one ESP flow: one kind of packet between two inner addresses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InnerFlow {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// `ICMP echo request`, `ICMP echo reply`, `TCP SYN`, `TCP SYN-ACK`, `TCP`, `UDP 53`...
+    pub what: String,
+    pub packets: u64,
+    pub first_number: u64,
+    pub first_time: f64,
+    pub last_time: f64,
+}
+
+/// What the keys opened of one ESP flow.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EspOpened {
+    pub opened: u64,
+    /// Packets an SA with this SPI was given for and none opened.
+    pub failed: u64,
+    /// Why the first failure failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The first failing packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failed: Option<u64>,
+    /// Every opened packet's ICV was verified.
+    pub verified: bool,
+    pub inner: Vec<InnerFlow>,
+    /// Inner packets of flows beyond [`INNER_FLOWS`].
+    pub inner_dropped: u64,
+}
+
+/// Opens one ESP packet and records what it carries; `None` when no key is given for it.
+pub fn open_esp(keys: &KeyRing, into: &mut Option<EspOpened>, spi: u32, outer: (IpAddr, IpAddr), data: &[u8], number: u64, t: f64) {
+    let mut failure = None;
+    let mut plain = None;
+    for sa in keys.esp_candidates(spi, outer.0, outer.1) {
+        match decrypt::esp(sa, data) {
+            Ok(p) => {
+                plain = Some(p);
+                break;
+            }
+            Err(e) => failure = Some(failure.map_or(e, |f: Failure| if f == Failure::Icv { f } else { e })),
+        }
+    }
+    if plain.is_none() && failure.is_none() {
+        return;
+    }
+    let o = into.get_or_insert_with(|| EspOpened {
+        verified: true,
+        ..Default::default()
+    });
+    let Some(p) = plain else {
+        o.failed += 1;
+        o.first_failed.get_or_insert(number);
+        o.failure.get_or_insert_with(|| failure.map(|f| f.to_string()).unwrap_or_default());
+        return;
+    };
+    o.opened += 1;
+    o.verified &= p.icv == Icv::Verified;
+    // A dummy packet (RFC 4303 §2.6, next header 59) carries no traffic.
+    let Some((src, dst, what)) = inner_packet(p.next, &p.data, outer) else { return };
+    let full = o.inner.len() >= INNER_FLOWS;
+    match o.inner.iter_mut().find(|f| f.src == src && f.dst == dst && f.what == what) {
+        Some(f) => {
+            f.packets += 1;
+            f.last_time = t;
+        }
+        None if !full => o.inner.push(InnerFlow {
+            src,
+            dst,
+            what,
+            packets: 1,
+            first_number: number,
+            first_time: t,
+            last_time: t,
+        }),
+        None => o.inner_dropped += 1,
+    }
+}
+
+/// The addresses and kind of an inner packet: tunnel mode carries an IP packet (next header 4
+/// or 41), transport mode the upper layer itself between the outer addresses.
+fn inner_packet(next: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<(IpAddr, IpAddr, String)> {
+    let (src, dst, proto, l4) = match next {
+        4 => {
+            let ihl = (*d.first()? as usize & 0x0f) * 4;
+            let a: [u8; 4] = d.get(12..16)?.try_into().ok()?;
+            let b: [u8; 4] = d.get(16..20)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b), *d.get(9)?, d.get(ihl..).unwrap_or(&[]))
+        }
+        41 => {
+            let a: [u8; 16] = d.get(8..24)?.try_into().ok()?;
+            let b: [u8; 16] = d.get(24..40)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b), *d.get(6)?, d.get(40..).unwrap_or(&[]))
+        }
+        59 => return None,
+        p => (outer.0, outer.1, p, d),
+    };
+    let what = match (proto, l4.first().copied()) {
+        (1, Some(8)) | (58, Some(128)) => "ICMP echo request".to_string(),
+        (1, Some(0)) | (58, Some(129)) => "ICMP echo reply".to_string(),
+        (1, Some(t)) | (58, Some(t)) => format!("ICMP type {t}"),
+        (6, _) => {
+            let flags = l4.get(13).copied().unwrap_or(0);
+            match (flags & 0x02 != 0, flags & 0x10 != 0) {
+                (true, false) => "TCP SYN".into(),
+                (true, true) => "TCP SYN-ACK".into(),
+                _ => match l4.get(2..4) {
+                    Some(p) => format!("TCP {}", u16::from_be_bytes([p[0], p[1]])),
+                    None => "TCP".into(),
+                },
+            }
+        }
+        (17, _) => match l4.get(2..4) {
+            Some(p) => format!("UDP {}", u16::from_be_bytes([p[0], p[1]])),
+            None => "UDP".into(),
+        },
+        (p, _) => format!("protocol {p}"),
+    };
+    Some((src, dst, what))
+}
