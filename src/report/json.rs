@@ -4,6 +4,7 @@ use super::model::Model;
 use crate::correlate::GwId;
 use crate::coverage::CaptureCoverage;
 use crate::diagnose::{describe, rfc3339, Evidence};
+use crate::track::opened::Decryption;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -73,6 +74,12 @@ struct IkeMsgJson {
     receiver: Option<String>,
     /// Seen in the receiver's capture: true/false when that capture is there, null otherwise.
     arrived: Option<bool>,
+    /// IKEv2 with its keys given: what the encrypted payload holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decrypted: Option<crate::track::opened::Opened>,
+    /// Keys were given for its IKE SA and none opened it: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_decrypted: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +90,9 @@ struct EspJson {
     sent_packets: Option<u64>,
     arrived_packets: Option<u64>,
     encapsulated: bool,
+    /// With its keys given: the inner traffic and the packets not opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decrypted: Option<crate::track::opened::EspOpened>,
 }
 
 /// One piece of evidence: the diagnosis's own fields, and its time with the date.
@@ -218,6 +228,14 @@ pub(super) fn render(model: &Model<'_, '_>) -> String {
                         let receiver_captured = p.to.is_some_and(|t| case.gw(t).ext.is_some());
                         (p.arrived.is_some() || receiver_captured).then_some(p.arrived.is_some())
                     }),
+                    decrypted: match &m.opened {
+                        Some(Decryption::Opened(o)) => Some((**o).clone()),
+                        _ => None,
+                    },
+                    not_decrypted: match &m.opened {
+                        Some(Decryption::Failed(why)) => Some(why.clone()),
+                        _ => None,
+                    },
                 });
             }
         }
@@ -233,6 +251,7 @@ pub(super) fn render(model: &Model<'_, '_>) -> String {
             sent_packets: p.sent,
             arrived_packets: p.arrived,
             encapsulated: p.encapsulated,
+            decrypted: p.opened.clone(),
         })
         .collect();
     let findings = findings
