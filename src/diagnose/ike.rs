@@ -334,9 +334,9 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
     a.v2 = !v1;
     a.child_up = child_seen.is_some()
         || case
-        .gws
-        .iter()
-        .any(|g| super::find_log(g, |k| matches!(k, EventKind::ChildSaEstablished { .. })).is_some())
+            .gws
+            .iter()
+            .any(|g| super::find_log(g, |k| matches!(k, EventKind::ChildSaEstablished { .. })).is_some())
         || (v1
             && steps
                 .iter()

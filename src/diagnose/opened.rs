@@ -26,7 +26,11 @@ fn opened(m: &IkeMsg) -> Option<&Opened> {
 fn seen<'a>(case: &'a Case<'_>, p: &MsgPath) -> Option<Seen<'a>> {
     [p.sent, p.arrived].into_iter().flatten().find_map(|r| {
         let m = case.gw(r.gw).ike().get(r.idx)?;
-        Some(Seen { at: r, m, o: opened(m)? })
+        Some(Seen {
+            at: r,
+            m,
+            o: opened(m)?,
+        })
     })
 }
 
@@ -101,7 +105,10 @@ pub fn ike_cause(case: &Case<'_>, paths: &[MsgPath]) -> Option<Finding> {
             return Some(f);
         }
     }
-    for r in msgs.iter().filter(|s| s.m.exchange == ex::CREATE_CHILD_SA && s.m.is_response()) {
+    for r in msgs
+        .iter()
+        .filter(|s| s.m.exchange == ex::CREATE_CHILD_SA && s.m.is_response())
+    {
         let q = msgs
             .iter()
             .find(|q| q.m.exchange == ex::CREATE_CHILD_SA && !q.m.is_response() && q.m.msgid == r.m.msgid);
@@ -145,7 +152,11 @@ fn auth_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<F
     }
     // The responder's own identity, where another exchange showed it.
     let responder = r.m.src.ip();
-    let known: Vec<String> = identities(case).into_iter().filter(|(a, _)| *a == responder).map(|(_, i)| i).collect();
+    let known: Vec<String> = identities(case)
+        .into_iter()
+        .filter(|(a, _)| *a == responder)
+        .map(|(_, i)| i)
+        .collect();
     if let Some(asked) = q.and_then(|q| q.o.idr.clone()) {
         if !known.is_empty() && !known.contains(&asked) {
             return Some(
@@ -164,10 +175,16 @@ fn auth_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<F
         }
     }
     // An address ID the NAT changed: the responder sees another address than the ID says.
-    let idi_addr = q.and_then(|q| q.o.idi.as_deref()).and_then(|i| i.parse::<IpAddr>().ok());
+    let idi_addr = q
+        .and_then(|q| q.o.idi.as_deref())
+        .and_then(|i| i.parse::<IpAddr>().ok());
     let seen_from = q.and_then(|q| case.gw(q.at.gw).ike().get(q.at.idx)).map(|m| m.src.ip());
     let arrived_from = q
-        .and_then(|q| case.msgs.iter().find(|p| p.sent == Some(q.at) || p.arrived == Some(q.at)))
+        .and_then(|q| {
+            case.msgs
+                .iter()
+                .find(|p| p.sent == Some(q.at) || p.arrived == Some(q.at))
+        })
         .and_then(|p| p.arrived)
         .and_then(|a| case.gw(a.gw).ike().get(a.idx))
         .map(|m| m.src.ip())
@@ -233,7 +250,11 @@ fn initiator_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>, x: &Se
 
 /// The IKE SA is up and the reply refuses the child SA: the notify names why.
 fn child_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<Finding> {
-    let what = if r.m.exchange == ex::IKE_AUTH { "IKE_AUTH" } else { "CREATE_CHILD_SA" };
+    let what = if r.m.exchange == ex::IKE_AUTH {
+        "IKE_AUTH"
+    } else {
+        "CREATE_CHILD_SA"
+    };
     let req = q.and_then(|q| ev(case, q, &format!("{what} request (decrypted)")));
     let reply = ev(case, r, &format!("{what} reply (decrypted)"));
     if r.o.has_notify(nt::TS_UNACCEPTABLE) {
@@ -251,7 +272,9 @@ fn child_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<
             .advise("make leftsubnet/rightsubnet (local_ts/remote_ts) mirror each other: the responder's must contain what the initiator offers"),
         );
     }
-    if r.o.has_notify(nt::NO_PROPOSAL_CHOSEN) || (r.m.exchange == ex::CREATE_CHILD_SA && r.o.has_notify(nt::INVALID_KE_PAYLOAD)) {
+    if r.o.has_notify(nt::NO_PROPOSAL_CHOSEN)
+        || (r.m.exchange == ex::CREATE_CHILD_SA && r.o.has_notify(nt::INVALID_KE_PAYLOAD))
+    {
         let offered = q.map(|q| q.o.proposals.join("; ")).filter(|p| !p.is_empty());
         let pfs = r.o.has_notify(nt::INVALID_KE_PAYLOAD);
         return Some(
@@ -260,8 +283,14 @@ fn child_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<
                 0.9,
                 format!(
                     "the responder refused the child SA's proposal with {} (decrypted {what} reply){}",
-                    if pfs { "INVALID_KE_PAYLOAD: a PFS group mismatch" } else { "NO_PROPOSAL_CHOSEN" },
-                    offered.map(|o| format!("; the initiator offered {o}")).unwrap_or_default()
+                    if pfs {
+                        "INVALID_KE_PAYLOAD: a PFS group mismatch"
+                    } else {
+                        "NO_PROPOSAL_CHOSEN"
+                    },
+                    offered
+                        .map(|o| format!("; the initiator offered {o}"))
+                        .unwrap_or_default()
                 ),
             )
             .with(req)

@@ -190,7 +190,10 @@ impl<'c, 'a> Model<'c, 'a> {
                     start: if start.is_finite() { start } else { 0.0 },
                     end: if end.is_finite() { end } else { 0.0 },
                     encapsulated: p.sent.or(p.arrived).is_some_and(|f| f.key.udp.is_some()),
-                    opened: p.sent.and_then(|f| f.opened.clone()).or_else(|| p.arrived.and_then(|f| f.opened.clone())),
+                    opened: p
+                        .sent
+                        .and_then(|f| f.opened.clone())
+                        .or_else(|| p.arrived.and_then(|f| f.opened.clone())),
                     lost,
                     cited: Vec::new(),
                 }

@@ -988,7 +988,11 @@ mod tests {
                 ts: ts(n as i64),
                 number: n as u64 + 1,
                 ip: ip([192, 0, 2, 1], [198, 51, 100, 2], 50, *len),
-                l4: L4::Esp(Esp { spi: 0xaa, seq: *seq, data: &[] }),
+                l4: L4::Esp(Esp {
+                    spi: 0xaa,
+                    seq: *seq,
+                    data: &[],
+                }),
                 reassembled_from: None,
             };
             tl.add(&d);
@@ -1161,7 +1165,11 @@ mod tests {
                 ts: ts(t),
                 number: n as u64,
                 ip: ip([192, 0, 2, 1], [198, 51, 100, 2], 50, 100),
-                l4: L4::Esp(Esp { spi: 1, seq: n as u32, data: &[] }),
+                l4: L4::Esp(Esp {
+                    spi: 1,
+                    seq: n as u32,
+                    data: &[],
+                }),
                 reassembled_from: None,
             });
         }

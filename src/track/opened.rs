@@ -72,7 +72,9 @@ impl Opened {
 }
 
 pub fn notify_name(t: u16) -> String {
-    isakmp::ikev2_notify_name(t).map(str::to_string).unwrap_or_else(|| t.to_string())
+    isakmp::ikev2_notify_name(t)
+        .map(str::to_string)
+        .unwrap_or_else(|| t.to_string())
 }
 
 fn auth_method_name(m: u8) -> &'static str {
@@ -145,7 +147,10 @@ fn read_inner(plain: &decrypt::Plain) -> Opened {
             payload_type::V2_AUTH => o.auth = p.body.first().copied(),
             payload_type::V2_SA => o.proposals = proposals(p.body),
             payload_type::V2_TSI | payload_type::V2_TSR => {
-                let ts: Vec<String> = isakmp::traffic_selectors(p.body).iter().map(|t| t.to_string()).collect();
+                let ts: Vec<String> = isakmp::traffic_selectors(p.body)
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect();
                 if p.kind == payload_type::V2_TSI {
                     o.tsi = ts;
                 } else {
@@ -234,7 +239,12 @@ fn delete_text(d: &isakmp::Delete<'_>) -> String {
         1 => "IKE".into(),
         p => {
             let proto = if p == 2 { "AH" } else { "ESP" };
-            let spis: Vec<String> = d.spis.iter().take(4).map(|s| format!("0x{}", crate::track::hex(s))).collect();
+            let spis: Vec<String> = d
+                .spis
+                .iter()
+                .take(4)
+                .map(|s| format!("0x{}", crate::track::hex(s)))
+                .collect();
             format!("{proto} {}", spis.join(","))
         }
     }
@@ -276,7 +286,15 @@ pub struct EspOpened {
 }
 
 /// Opens one ESP packet and records what it carries; `None` when no key is given for it.
-pub fn open_esp(keys: &KeyRing, into: &mut Option<EspOpened>, spi: u32, outer: (IpAddr, IpAddr), data: &[u8], number: u64, t: f64) {
+pub fn open_esp(
+    keys: &KeyRing,
+    into: &mut Option<EspOpened>,
+    spi: u32,
+    outer: (IpAddr, IpAddr),
+    data: &[u8],
+    number: u64,
+    t: f64,
+) {
     let mut failure = None;
     let mut plain = None;
     for sa in keys.esp_candidates(spi, outer.0, outer.1) {
@@ -298,15 +316,22 @@ pub fn open_esp(keys: &KeyRing, into: &mut Option<EspOpened>, spi: u32, outer: (
     let Some(p) = plain else {
         o.failed += 1;
         o.first_failed.get_or_insert(number);
-        o.failure.get_or_insert_with(|| failure.map(|f| f.to_string()).unwrap_or_default());
+        o.failure
+            .get_or_insert_with(|| failure.map(|f| f.to_string()).unwrap_or_default());
         return;
     };
     o.opened += 1;
     o.verified &= p.icv == Icv::Verified;
     // A dummy packet (RFC 4303 §2.6, next header 59) carries no traffic.
-    let Some((src, dst, what)) = inner_packet(p.next, &p.data, outer) else { return };
+    let Some((src, dst, what)) = inner_packet(p.next, &p.data, outer) else {
+        return;
+    };
     let full = o.inner.len() >= INNER_FLOWS;
-    match o.inner.iter_mut().find(|f| f.src == src && f.dst == dst && f.what == what) {
+    match o
+        .inner
+        .iter_mut()
+        .find(|f| f.src == src && f.dst == dst && f.what == what)
+    {
         Some(f) => {
             f.packets += 1;
             f.last_time = t;
@@ -332,7 +357,12 @@ fn inner_packet(next: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<(IpAddr, 
             let ihl = (*d.first()? as usize & 0x0f) * 4;
             let a: [u8; 4] = d.get(12..16)?.try_into().ok()?;
             let b: [u8; 4] = d.get(16..20)?.try_into().ok()?;
-            (IpAddr::from(a), IpAddr::from(b), *d.get(9)?, d.get(ihl..).unwrap_or(&[]))
+            (
+                IpAddr::from(a),
+                IpAddr::from(b),
+                *d.get(9)?,
+                d.get(ihl..).unwrap_or(&[]),
+            )
         }
         41 => {
             let a: [u8; 16] = d.get(8..24)?.try_into().ok()?;

@@ -650,7 +650,12 @@ impl Id<'_> {
         if let Some(a) = self.ip_addr() {
             return a.to_string();
         }
-        let printable = |d: &[u8]| String::from_utf8_lossy(d).chars().map(|c| if c.is_control() { '?' } else { c }).collect::<String>();
+        let printable = |d: &[u8]| {
+            String::from_utf8_lossy(d)
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect::<String>()
+        };
         match self.id_type {
             2 | 3 => printable(self.data),
             9 => der_dn(self.data).unwrap_or_else(|| format!("DN of {} bytes", self.data.len())),
@@ -719,7 +724,8 @@ impl fmt::Display for TrafficSelector {
         };
         let span = e.wrapping_sub(s);
         let host = (span.wrapping_add(1)).trailing_zeros().min(bits);
-        if e >= s && (span.wrapping_add(1) == 0 || span.wrapping_add(1).is_power_of_two()) && s.trailing_zeros() >= host {
+        if e >= s && (span.wrapping_add(1) == 0 || span.wrapping_add(1).is_power_of_two()) && s.trailing_zeros() >= host
+        {
             write!(f, "{}/{}", self.start, bits - host)?;
         } else {
             write!(f, "{}-{}", self.start, self.end)?;
@@ -766,7 +772,12 @@ pub fn traffic_selectors(body: &[u8]) -> Vec<TrafficSelector> {
             _ => None,
         };
         if let Some((start, end)) = pair {
-            out.push(TrafficSelector { proto, ports, start, end });
+            out.push(TrafficSelector {
+                proto,
+                ports,
+                start,
+                end,
+            });
         }
         rest = &rest[len..];
     }
