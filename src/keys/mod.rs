@@ -5,6 +5,16 @@
 
 use std::net::IpAddr;
 
+pub mod charon;
+mod load;
+pub mod pluto;
+pub mod tcpdump;
+mod text;
+pub mod wireshark;
+pub mod xfrm;
+
+pub use load::{load, load_as, parse, recognise, Kind, Loaded, MAX_LINE, MAX_SAS, MAX_WARNINGS};
+
 /// An encryption transform, as IKEv2 names it (RFC 7296 §3.3.2, RFC 4106, RFC 7634). The key
 /// length is the key's: AES-128/192/256 by 16/24/32 bytes. AEAD keys carry their salt at the end
 /// (4 bytes for GCM and ChaCha20-Poly1305), as ip xfrm and Wireshark give them.
@@ -102,16 +112,34 @@ impl std::fmt::Debug for IkeSa {
     }
 }
 
+/// The phase-1 encryption key of one IKEv1 SA, as Wireshark's `ikev1_decryption_table` holds
+/// it: the algorithm is the one the SA payload negotiated.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ikev1Sa {
+    pub icookie: [u8; 8],
+    pub encr_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Ikev1Sa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ikev1Sa")
+            .field("icookie", &crate::track::hex(&self.icookie))
+            .finish_non_exhaustive()
+    }
+}
+
 /// All the keys given: ESP SAs and IKEv2 SAs, newest last.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
     pub esp: Vec<EspSa>,
     pub ike: Vec<IkeSa>,
+    /// IKEv1 phase-1 keys (Wireshark's `ikev1_decryption_table`); nothing decrypts with them yet.
+    pub ikev1: Vec<Ikev1Sa>,
 }
 
 impl KeyRing {
     pub fn is_empty(&self) -> bool {
-        self.esp.is_empty() && self.ike.is_empty()
+        self.esp.is_empty() && self.ike.is_empty() && self.ikev1.is_empty()
     }
 
     /// Adds `other`'s keys; an SA given twice is kept once.
@@ -124,6 +152,11 @@ impl KeyRing {
         for sa in other.ike {
             if !self.ike.contains(&sa) {
                 self.ike.push(sa);
+            }
+        }
+        for sa in other.ikev1 {
+            if !self.ikev1.contains(&sa) {
+                self.ikev1.push(sa);
             }
         }
     }

@@ -1,0 +1,187 @@
+//! tcpdump `-E` secrets files: read with [`crate::print::esp::parse`] (tcpdump's own syntax,
+//! warnings and errors) for the ESP entries, and with the `ikev2` line reader Libreswan's lines
+//! share for the IKEv2 ones (tcpdump keeps only the side and the cipher of those; the ring
+//! wants both sides' keys and the integrity key too).
+
+use super::load::{Lines, Notes};
+use super::pluto::ikev2_line;
+use super::text::{check_encr_key, check_integ_key};
+use super::{Encr, EspSa, IkeSa, Integ, KeyRing};
+use crate::print::esp::Cipher;
+
+/// Whether `line` reads as a tcpdump `-E` entry: `[spi@addr] algo:secret` or an `ikev2` line.
+pub fn is_entry(line: &str) -> bool {
+    let t = line.trim();
+    if ikev2_line(t).is_some() {
+        return true;
+    }
+    let mut w = t.split_whitespace();
+    let (first, second) = (w.next(), w.next());
+    if w.next().is_some() {
+        return false;
+    }
+    let algo = |s: &str| {
+        s.split_once(':').is_some_and(|(a, k)| {
+            !k.is_empty()
+                && ["des", "3des", "aes", "cast", "bf", "blowfish", "null"]
+                    .iter()
+                    .any(|p| a.to_ascii_lowercase().starts_with(p))
+        })
+    };
+    match (first, second) {
+        (Some(spi), Some(a)) => spi.contains('@') && spi.starts_with("0x") && algo(a),
+        (Some(a), None) => algo(a),
+        _ => false,
+    }
+}
+
+pub(crate) struct Parser {
+    origin: String,
+    /// The file's entries in tcpdump's syntax, for [`crate::print::esp::parse`]: bounded by
+    /// the line cap and MAX_SAS lines.
+    spec: Vec<(usize, String)>,
+    half: Vec<(usize, super::pluto::Ikev2Line)>,
+    ring: KeyRing,
+    notes: Notes,
+}
+
+impl Parser {
+    pub fn new(origin: &str) -> Self {
+        Parser {
+            origin: origin.to_string(),
+            spec: Vec::new(),
+            half: Vec::new(),
+            ring: KeyRing::default(),
+            notes: Notes::default(),
+        }
+    }
+}
+
+fn encr_of(c: Cipher) -> Option<Encr> {
+    Some(match c {
+        Cipher::DesCbc => Encr::DesCbc,
+        Cipher::Des3Cbc => Encr::Des3Cbc,
+        Cipher::Aes128Cbc | Cipher::Aes192Cbc | Cipher::Aes256Cbc => Encr::AesCbc,
+        // ESP has no ECB transform: tcpdump only reaches these through its name quirks.
+        _ => return None,
+    })
+}
+
+impl Lines for Parser {
+    fn line(&mut self, line: &str, n: usize) {
+        let t = line.trim_end_matches('\r');
+        if t.starts_with('#') || t.trim().is_empty() {
+            return;
+        }
+        if let Some(l) = ikev2_line(t) {
+            // Pair each I line with the R line of the same SPIs.
+            if let Some(pos) = self
+                .half
+                .iter()
+                .position(|(_, h)| h.spii == l.spii && h.spir == l.spir && h.initiator != l.initiator)
+            {
+                let (_, other) = self.half.remove(pos);
+                let (i, r) = if l.initiator { (l, other) } else { (other, l) };
+                let at = format!("{}:{n}", self.origin);
+                let sa = (|| -> Result<IkeSa, String> {
+                    let encr = i.encr.clone()?;
+                    let (integ, checked) = i.integ.clone()?;
+                    check_encr_key(encr, &i.encr_key)?;
+                    check_encr_key(encr, &r.encr_key)?;
+                    let (ai, ar) = if checked && integ != Integ::None {
+                        check_integ_key(integ, &i.integ_key)?;
+                        check_integ_key(integ, &r.integ_key)?;
+                        (Some(i.integ_key), Some(r.integ_key))
+                    } else {
+                        (None, None)
+                    };
+                    Ok(IkeSa {
+                        spis: Some((i.spii, i.spir)),
+                        encr,
+                        integ,
+                        sk_ei: i.encr_key,
+                        sk_er: r.encr_key,
+                        sk_ai: ai,
+                        sk_ar: ar,
+                    })
+                })();
+                match sa {
+                    Ok(sa) => {
+                        let origin = self.origin.clone();
+                        self.notes.bounded(&mut self.ring.ike, sa, &origin, "IKE SAs");
+                    }
+                    Err(why) => self.notes.push(format!("{at}: IKE keys skipped: {why}")),
+                }
+            } else if self.half.len() < 1024 {
+                self.half.push((n, l));
+            }
+            return;
+        }
+        if self.spec.len() < super::MAX_SAS {
+            self.spec.push((n, t.to_string()));
+        }
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(KeyRing, Vec<String>), String> {
+        for (n, l) in std::mem::take(&mut self.half) {
+            self.notes.push(format!(
+                "{}:{n}: an 'ikev2 {}' line without its '{}' line: that IKE SA is skipped",
+                self.origin,
+                if l.initiator { "I" } else { "R" },
+                if l.initiator { "R" } else { "I" }
+            ));
+        }
+        // Each line alone, so that a warning or an error names its line.
+        for (n, entry) in std::mem::take(&mut self.spec) {
+            let at = format!("{}:{n}", self.origin);
+            let (secrets, warnings) = crate::print::esp::parse(&entry).map_err(|e| format!("{at}: {e}"))?;
+            for w in warnings {
+                self.notes.push(format!("{at}: {w}"));
+            }
+            for sa in secrets.sas() {
+                let Some(encr) = encr_of(sa.cipher) else {
+                    self.notes
+                        .push(format!("{at}: an ECB cipher is no ESP transform; skipped"));
+                    continue;
+                };
+                let Some(dst) = sa.daddr else {
+                    self.notes.push(format!(
+                        "{at}: the default SA (no spi@addr) cannot be tied to packets by SPI; give spi@addr"
+                    ));
+                    continue;
+                };
+                // tcpdump's -hmac96 skips a 12-byte ICV without checking it.
+                let integ = if sa.authlen == 12 {
+                    Integ::HmacSha1_96
+                } else {
+                    Integ::None
+                };
+                let esp = EspSa {
+                    spi: Some(sa.spi),
+                    src: None,
+                    dst: Some(dst),
+                    encr,
+                    encr_key: sa.key().to_vec(),
+                    integ,
+                    integ_key: None,
+                };
+                let origin = self.origin.clone();
+                self.notes.bounded(&mut self.ring.esp, esp, &origin, "ESP SAs");
+            }
+        }
+        Ok((self.ring, self.notes.done()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn entries() {
+        assert!(super::is_entry(
+            "0x12345678@192.1.2.45 3des-cbc-hmac96:0x4043434545464649494a4a4c4c4f4f515152525454575758"
+        ));
+        assert!(super::is_entry("aes128:secret"));
+        assert!(!super::is_entry("Dec  2 18:57:29 01[IKE] hello"));
+        assert!(!super::is_entry("src 192.0.2.1 dst 198.51.100.2"));
+    }
+}
