@@ -229,6 +229,10 @@ impl Parser {
         let r = (|| -> Result<IkeSa, String> {
             let encr = i.encr.clone()?;
             let (integ, checked) = i.integ.clone()?;
+            if super::text::is_aead(encr) && [16, 24, 32].contains(&i.encr_key.len()) {
+                // DBG_tcpdump_ike_sa_keys prints SK_e alone; the salt is a key of its own there.
+                return Err("this AEAD key is logged without its 4-byte salt (Libreswan keeps the salt apart), so this IKE SA cannot be opened".into());
+            }
             check_encr_key(encr, &i.encr_key)?;
             check_encr_key(encr, &l.encr_key)?;
             let (sk_ai, sk_ar) = if checked && integ != Integ::None {
