@@ -32,11 +32,13 @@ sw_plugins() {
 
 # KEYS=yes: the IKE and CHILD_SA keys go into the log (charon logs them at level 4 of the ike and
 # chd groups: "Sk_ei secret => 32 bytes @ ..." then hex lines, "encryption initiator key => ...");
+# mgr 2 adds the IKE SA manager's "checkout IKEv2 SA by message with SPIs <i>_i <r>_r" lines, the
+# only plain-text lines with the IKE SPIs;
 # with strongSwan 6 built with save-keys (lab/build-strongswan6), the save-keys plugin also writes
 # Wireshark's ikev2_decryption_table / ikev1_decryption_table and esp_sa into $d/wireshark.
 sw_key_levels() {
     [ "${KEYS:-no}" = yes ] || return 0
-    printf '\n\t\t\tike = 4\n\t\t\tchd = 4'
+    printf '\n\t\t\tike = 4\n\t\t\tchd = 4\n\t\t\tmgr = 2'
 }
 sw_has_save_keys() { [ "$SW_MAJOR" = 6 ] && [ -f "$SW_ROOT/lib/ipsec/plugins/libstrongswan-save-keys.so" ]; }
 sw_save_keys() { # DIR
