@@ -395,3 +395,64 @@ fn inner_packet(next: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<(IpAddr, 
     };
     Some((src, dst, what))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Encr, IkeSa, Integ};
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// tcpdump's ikev2pI2 case: an IKE_AUTH request and the `ikev2 I/R` lines that open it
+    /// (tcpdump -vvvv -E prints `v2IDi ... fqdn:west` and `v2auth ... method=rsasig`).
+    fn corpus() -> Option<(KeyRing, Vec<u8>)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tcpdump");
+        let secrets = std::fs::read_to_string(dir.join("ikev2pI2-secrets.txt")).ok()?;
+        let pcap = std::fs::read(dir.join("ikev2pI2.pcap")).ok()?;
+        let mut keys = KeyRing::default();
+        let mut sks = Vec::new();
+        for l in secrets.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let key = |i: usize| unhex(f[i].split_once(":0x").unwrap().1);
+            sks.push((key(4), key(5)));
+            let spi = |i: usize| -> [u8; 8] { unhex(&f[i][2..]).try_into().unwrap() };
+            if sks.len() == 2 {
+                keys.ike.push(IkeSa {
+                    spis: Some((spi(2), spi(3))),
+                    encr: Encr::AesCbc,
+                    integ: Integ::HmacSha1_96,
+                    sk_ei: sks[0].1.clone(),
+                    sk_er: sks[1].1.clone(),
+                    sk_ai: Some(sks[0].0.clone()),
+                    sk_ar: Some(sks[1].0.clone()),
+                });
+            }
+        }
+        // The second record of the capture, from its IKE header (Ethernet, IPv4, UDP before it).
+        let mut off = 24;
+        let mut msg = None;
+        for _ in 0..2 {
+            let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().ok()?) as usize;
+            msg = Some(pcap[off + 16 + 14 + 20 + 8..off + 16 + caplen].to_vec());
+            off += 16 + caplen;
+        }
+        Some((keys, msg?))
+    }
+
+    #[test]
+    fn opens_ikev2_auth_of_tcpdump_corpus() {
+        let Some((keys, msg)) = corpus() else { return };
+        let Some(Decryption::Opened(o)) = open_ike(&keys, &msg) else {
+            panic!("not opened: {:?}", open_ike(&keys, &msg));
+        };
+        assert_eq!(o.idi.as_deref(), Some("west"));
+        assert_eq!(o.auth, Some(1));
+        assert!(o.verified);
+        // A wrong key is reported, never read.
+        let mut bad = keys.clone();
+        bad.ike[0].sk_ai.as_mut().unwrap()[0] ^= 1;
+        assert!(matches!(open_ike(&bad, &msg), Some(Decryption::Failed(_))));
+    }
+}
