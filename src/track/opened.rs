@@ -402,7 +402,10 @@ mod tests {
     use crate::keys::{Encr, IkeSa, Integ};
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// tcpdump's ikev2pI2 case: an IKE_AUTH request and the `ikev2 I/R` lines that open it
@@ -430,12 +433,12 @@ mod tests {
                 });
             }
         }
-        // The second record of the capture, from its IKE header (Ethernet, IPv4, UDP before it).
+        // The second record of the capture, from its IKE header (BSD loopback, IPv4, UDP before it).
         let mut off = 24;
         let mut msg = None;
         for _ in 0..2 {
             let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().ok()?) as usize;
-            msg = Some(pcap[off + 16 + 14 + 20 + 8..off + 16 + caplen].to_vec());
+            msg = Some(pcap[off + 16 + 4 + 20 + 8..off + 16 + caplen].to_vec());
             off += 16 + caplen;
         }
         Some((keys, msg?))
@@ -443,16 +446,17 @@ mod tests {
 
     #[test]
     fn opens_ikev2_auth_of_tcpdump_corpus() {
-        let Some((keys, msg)) = corpus() else { return };
+        let Some((mut keys, msg)) = corpus() else { return };
+        // The case's ICV does not verify with its sha1 key (tcpdump never checks it): reported
+        // as such, never read.
+        assert!(matches!(open_ike(&keys, &msg), Some(Decryption::Failed(_))));
+        // Without the integrity key, the message is opened unauthenticated.
+        keys.ike[0].sk_ai = None;
         let Some(Decryption::Opened(o)) = open_ike(&keys, &msg) else {
             panic!("not opened: {:?}", open_ike(&keys, &msg));
         };
         assert_eq!(o.idi.as_deref(), Some("west"));
         assert_eq!(o.auth, Some(1));
-        assert!(o.verified);
-        // A wrong key is reported, never read.
-        let mut bad = keys.clone();
-        bad.ike[0].sk_ai.as_mut().unwrap()[0] ^= 1;
-        assert!(matches!(open_ike(&bad, &msg), Some(Decryption::Failed(_))));
+        assert!(!o.verified);
     }
 }
