@@ -321,6 +321,16 @@ fn payload_type_at(msg: &[u8], at: usize) -> u8 {
 /// in it. `from_initiator` picks SK_ei/SK_ai or SK_er/SK_ar. For SKF, `Plain::next` is the
 /// fragment's next payload (non-zero only in fragment 1).
 pub fn ike_sk(sa: &IkeSa, msg: &[u8], sk: usize, from_initiator: bool) -> Result<Plain, Failure> {
+    let mut p = ike_sk_padded(sa, msg, sk, from_initiator)?;
+    let padlen = p.data[p.data.len() - 1] as usize;
+    p.data.truncate(p.data.len() - 1 - padlen);
+    Ok(p)
+}
+
+/// [`ike_sk`] with the padding and pad length byte left at the end of `Plain::data` (checked
+/// all the same), as tcpdump's printer reads a decrypted SK payload: its last payload's hex dump
+/// runs on into them.
+pub fn ike_sk_padded(sa: &IkeSa, msg: &[u8], sk: usize, from_initiator: bool) -> Result<Plain, Failure> {
     if sk < 28 {
         return Err(Failure::Truncated);
     }
@@ -357,14 +367,12 @@ pub fn ike_sk(sa: &IkeSa, msg: &[u8], sk: usize, from_initiator: bool) -> Result
         hmac_check(sa.integ, key, &msg[..icv_at], icv_bytes)?;
         icv = Icv::Verified;
     }
-    let mut data = open(sa.encr, ek, iv, &msg[..body], ct, icv_bytes)?;
+    let data = open(sa.encr, ek, iv, &msg[..body], ct, icv_bytes)?;
     // RFC 7296 §3.14: the padding's contents are arbitrary; only its length is checked.
     let n = data.len();
-    let padlen = data[n - 1] as usize;
-    if padlen + 1 > n {
+    if data[n - 1] as usize + 1 > n {
         return Err(Failure::Padding);
     }
-    data.truncate(n - 1 - padlen);
     Ok(Plain { next, data, icv })
 }
 

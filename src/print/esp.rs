@@ -8,6 +8,16 @@
 //! cipher's is padded with zeros, a longer one cut, as OpenSSL reads it. Warnings are tcpdump's
 //! words; fatal problems (a bad hex digit, a file that cannot be read) are errors before any
 //! packet is printed. Keys are never printed.
+//!
+//! Our extension: AEAD ciphers, which tcpdump cannot decrypt (RFC 4106 AES-GCM, RFC 7634
+//! ChaCha20-Poly1305), by these names: `aes128-gcm16`, `aes192-gcm16`, `aes256-gcm16` (and
+//! `-gcm12`, `-gcm8` for shorter ICVs), OpenSSL's `aes-128-gcm`, `aes-192-gcm`, `aes-256-gcm`
+//! (16-byte ICV), strongSwan's `aes128gcm16`... and `chacha20-poly1305` / `chacha20poly1305`.
+//! Their secret is the key followed by its 4-byte salt, as `ip xfrm state` shows it (20, 28 or 36
+//! bytes for AES-GCM, 36 for ChaCha20-Poly1305); a secret of another length is skipped with a
+//! warning. Their ICV (the tag) is always checked: the payload is printed as tcpdump prints a
+//! decrypted one, or, when the tag does not match, `ESP(spi=...,seq=...), length N [wrong key or
+//! corrupted packet (ICV mismatch)]` instead of garbage.
 
 use std::net::IpAddr;
 
@@ -24,6 +34,13 @@ pub enum Cipher {
     Aes128Ecb,
     Aes192Ecb,
     Aes256Ecb,
+    /// AES-GCM (RFC 4106) with a key of `key` bytes and an ICV of `icv` bytes: our extension.
+    AesGcm {
+        key: u8,
+        icv: u8,
+    },
+    /// ChaCha20-Poly1305 (RFC 7634): our extension.
+    ChaCha20Poly1305,
 }
 
 impl Cipher {
@@ -40,8 +57,40 @@ impl Cipher {
             "aes-128-ecb" => Aes128Ecb,
             "aes-192-ecb" => Aes192Ecb,
             "aes-256-ecb" => Aes256Ecb,
-            _ => return None,
+            "chacha20-poly1305" | "chacha20poly1305" => ChaCha20Poly1305,
+            n => return Cipher::gcm_by_name(n),
         })
+    }
+
+    /// `aes128-gcm16`, `aes128gcm16`, `aes-128-gcm` and their kin.
+    fn gcm_by_name(n: &str) -> Option<Cipher> {
+        let (bits, icv) = match n.strip_prefix("aes-") {
+            Some(rest) => (rest.strip_suffix("-gcm")?, "16"),
+            None => n.strip_prefix("aes")?.split_once("gcm")?,
+        };
+        let bits = bits.strip_suffix('-').unwrap_or(bits);
+        let key = match bits {
+            "128" => 16,
+            "192" => 24,
+            "256" => 32,
+            _ => return None,
+        };
+        let icv = match icv {
+            "8" => 8,
+            "12" => 12,
+            "16" => 16,
+            _ => return None,
+        };
+        Some(Cipher::AesGcm { key, icv })
+    }
+
+    /// The AEAD transforms: opened by [`crate::decrypt::esp`], their secret holding the salt.
+    pub fn aead(self) -> Option<crate::keys::Encr> {
+        match self {
+            Cipher::AesGcm { icv, .. } => Some(crate::keys::Encr::AesGcm { icv }),
+            Cipher::ChaCha20Poly1305 => Some(crate::keys::Encr::ChaCha20Poly1305),
+            _ => None,
+        }
     }
 
     pub fn key_len(self) -> usize {
@@ -51,6 +100,9 @@ impl Cipher {
             Des3Cbc | Des3Ecb | Aes192Cbc | Aes192Ecb => 24,
             Aes128Cbc | Aes128Ecb => 16,
             Aes256Cbc | Aes256Ecb => 32,
+            // With the 4-byte salt.
+            AesGcm { key, .. } => key as usize + 4,
+            ChaCha20Poly1305 => 36,
         }
     }
 
@@ -58,6 +110,8 @@ impl Cipher {
         use Cipher::*;
         match self {
             DesCbc | DesEcb | Des3Cbc | Des3Ecb => 8,
+            // Stream ciphers: ESP pads them to 4 bytes, which the ICV covers.
+            AesGcm { .. } | ChaCha20Poly1305 => 1,
             _ => 16,
         }
     }
@@ -66,6 +120,7 @@ impl Cipher {
         use Cipher::*;
         match self {
             DesEcb | Des3Ecb | Aes128Ecb | Aes192Ecb | Aes256Ecb => 0,
+            AesGcm { .. } | ChaCha20Poly1305 => 8,
             c => c.block_size(),
         }
     }
@@ -279,6 +334,15 @@ impl Parser {
             s.truncate(256);
             s
         };
+        if cipher.aead().is_some() && secret.len() != cipher.key_len() {
+            // A short AEAD secret padded with zeros would fail every ICV: say why at once.
+            self.warn(format!(
+                "secret for {name} must be {} bytes (the key and its 4-byte salt), not {}",
+                cipher.key_len(),
+                secret.len()
+            ));
+            return Ok(None);
+        }
         secret.resize(cipher.key_len(), 0);
         Ok(Some((cipher, authlen, secret)))
     }
@@ -438,7 +502,23 @@ impl Parser {
     }
 }
 
-/// Decrypts `ct` (a whole number of blocks, checked by the caller) with `sa`'s cipher.
+impl Sa {
+    /// An AEAD entry as the keys' ESP SA, for [`crate::decrypt::esp`].
+    pub fn aead_sa(&self) -> Option<crate::keys::EspSa> {
+        Some(crate::keys::EspSa {
+            spi: Some(self.spi),
+            src: None,
+            dst: self.daddr,
+            encr: self.cipher.aead()?,
+            encr_key: self.key.clone(),
+            integ: crate::keys::Integ::None,
+            integ_key: None,
+        })
+    }
+}
+
+/// Decrypts `ct` (a whole number of blocks, checked by the caller) with `sa`'s cipher (CBC or
+/// ECB; AEAD entries go through [`crate::decrypt::esp`]).
 pub fn decrypt(sa: &Sa, iv: &[u8], ct: &[u8]) -> Vec<u8> {
     use crate::decrypt::BlockCipherKind as K;
     use Cipher::*;
@@ -495,6 +575,34 @@ mod tests {
         assert_eq!(s.sas[0].ike.as_ref().unwrap().spir[0], 0xc0);
         let (_, w) = parse("ikev2 X 0x01 0x02 a b").unwrap();
         assert_eq!(w[0], "print_esp: line cmdline:0 improperly formatted.");
+        // Our AEAD names; their secret holds the 4-byte salt, exactly.
+        let (s, w) = parse(&format!(
+            "0x1@10.0.0.1 aes128-gcm16:0x{k20},0x2@10.0.0.1 aes-256-gcm:0x{k36},aes192gcm8:0x{k28},\
+             chacha20-poly1305:0x{k36},aes256-gcm12:0x{k20},chacha20poly1305:0x{k20},aes128-gcm4:0x{k20}",
+            k20 = "11".repeat(20),
+            k28 = "11".repeat(28),
+            k36 = "11".repeat(36)
+        ))
+        .unwrap();
+        let ciphers: Vec<Cipher> = s.sas.iter().map(|sa| sa.cipher).collect();
+        assert_eq!(
+            ciphers,
+            [
+                Cipher::AesGcm { key: 16, icv: 16 },
+                Cipher::AesGcm { key: 32, icv: 16 },
+                Cipher::AesGcm { key: 24, icv: 8 },
+                Cipher::ChaCha20Poly1305
+            ]
+        );
+        assert_eq!(
+            w,
+            [
+                "secret for aes256-gcm12 must be 36 bytes (the key and its 4-byte salt), not 20",
+                "secret for chacha20poly1305 must be 36 bytes (the key and its 4-byte salt), not 20",
+                "failed to find cipher algo aes128-gcm4",
+            ]
+        );
+        assert_eq!(s.sas[0].aead_sa().unwrap().encr_key.len(), 20);
         // Keys stay out of Debug.
         assert!(!format!("{:?}", parse("des:0x4142434445464748").unwrap().0).contains("65"));
     }

@@ -36,6 +36,8 @@ pub struct IsakmpState {
     next: usize,
     /// `-E` secrets: `ikev2` lines decrypt SK payloads.
     pub secrets: Option<std::sync::Arc<super::esp::Secrets>>,
+    /// The tunnel's keys: IKEv2 SAs whose SPIs match decrypt SK payloads too.
+    pub keys: Option<std::sync::Arc<crate::keys::KeyRing>>,
     /// tcpdump's warnings while decrypting; the caller writes them to standard error.
     pub warnings: Vec<String>,
 }
@@ -351,6 +353,7 @@ struct Ctx<'a, 'o> {
     ep: usize,
     /// `-E` secrets, and the message's I flag and SPIs (tcpdump's `base`) to find them by.
     secrets: Option<std::sync::Arc<super::esp::Secrets>>,
+    keys: Option<std::sync::Arc<crate::keys::KeyRing>>,
     base: (bool, [u8; 8], [u8; 8]),
     warnings: Vec<String>,
 }
@@ -1393,33 +1396,89 @@ impl Ctx<'_, '_> {
         // tcpdump's esp_decrypt_buffer_by_ikev2_print: the payloads inside, from the first one
         // this payload's next-payload field names.
         let np = self.u8(ext)?;
-        let Some(secrets) = self.secrets.clone() else {
-            return Ok(None);
-        };
         let (initiator, spii, spir) = self.base;
-        let Some(sa) = secrets.lookup_ike(initiator, &spii, &spir) else {
+        let secrets = self.secrets.clone();
+        if let Some(sa) = secrets.as_ref().and_then(|s| s.lookup_ike(initiator, &spii, &spir)) {
+            if let Some(encr) = sa.cipher.aead() {
+                // Our extension: an AEAD `ikev2` line, its tag checked.
+                let ike = crate::keys::IkeSa {
+                    spis: None,
+                    encr,
+                    integ: crate::keys::Integ::None,
+                    sk_ei: sa.key().to_vec(),
+                    sk_er: sa.key().to_vec(),
+                    sk_ai: None,
+                    sk_ar: None,
+                };
+                let r = crate::decrypt::ike_sk_padded(&ike, self.bp, ext, initiator);
+                return self.v2_e_opened(r, phase, doi, proto, depth);
+            }
+            let (dat, end) = (ext + 4, (ext + 4 + dlen as usize) as i64 - sa.authlen as i64);
+            let ct = dat + sa.cipher.iv_len();
+            if end <= ct as i64 {
+                return Ok(None);
+            }
+            let end = end as usize;
+            let bs = sa.cipher.block_size();
+            if (end - ct) % bs != 0 {
+                self.warnings.push(format!(
+                    "esp_decrypt_buffer_by_ikev2_print: ciphertext size {} is not a multiple of the cipher block size {bs}",
+                    end - ct
+                ));
+                return Ok(None);
+            }
+            let pt = super::esp::decrypt(sa, &self.bp[dat..ct], &self.bp[ct..end]);
+            return self.v2_e_inner(&pt, np, phase, doi, proto, depth);
+        }
+        // The tunnel's keys: the SAs with these SPIs, then those whose SPIs are unknown. Only a
+        // failure with the SA of these SPIs is this message's to report.
+        let Some(keys) = self.keys.clone() else {
             return Ok(None);
         };
-        let (dat, end) = (ext + 4, (ext + 4 + dlen as usize) as i64 - sa.authlen as i64);
-        let ct = dat + sa.cipher.iv_len();
-        if end <= ct as i64 {
-            return Ok(None);
+        let mut failure = None;
+        for sa in keys.ike_candidates(spii, spir) {
+            match crate::decrypt::ike_sk_padded(sa, self.bp, ext, initiator) {
+                Ok(p) => return self.v2_e_opened(Ok(p), phase, doi, proto, depth),
+                Err(f) if sa.spis.is_some() && failure.is_none() => failure = Some(f),
+                Err(_) => {}
+            }
         }
-        let end = end as usize;
-        let bs = sa.cipher.block_size();
-        if (end - ct) % bs != 0 {
-            self.warnings.push(format!(
-                "esp_decrypt_buffer_by_ikev2_print: ciphertext size {} is not a multiple of the cipher block size {bs}",
-                end - ct
-            ));
-            return Ok(None);
+        match failure {
+            Some(f) => self.v2_e_opened(Err(f), phase, doi, proto, depth),
+            None => Ok(None),
         }
-        let pt = super::esp::decrypt(sa, &self.bp[dat..ct], &self.bp[ct..end]);
+    }
+
+    /// Prints what opening an SK payload gave: its payloads, or why it could not be opened
+    /// (truncated: nothing, as tcpdump).
+    fn v2_e_opened(
+        &mut self,
+        r: Result<crate::decrypt::Plain, crate::decrypt::Failure>,
+        phase: u32,
+        doi: u32,
+        proto: u32,
+        depth: u32,
+    ) -> Next {
+        match r {
+            Ok(p) => self.v2_e_inner(&p.data, p.next, phase, doi, proto, depth),
+            Err(crate::decrypt::Failure::Truncated) => Ok(None),
+            Err(f) => {
+                p!(self, " [{f}]");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The payloads inside a decrypted SK payload, from `np` (tcpdump's
+    /// esp_decrypt_buffer_by_ikev2_print); the chain always ends there.
+    #[allow(clippy::too_many_arguments)]
+    fn v2_e_inner(&mut self, pt: &[u8], np: u8, phase: u32, doi: u32, proto: u32, depth: u32) -> Next {
         let mut inner = Ctx {
             out: &mut *self.out,
-            bp: &pt,
+            bp: pt,
             ep: pt.len(),
             secrets: self.secrets.clone(),
+            keys: self.keys.clone(),
             base: self.base,
             warnings: Vec::new(),
         };
@@ -1602,6 +1661,7 @@ pub fn isakmp_print(out: &mut Out, st: &mut IsakmpState, bp: &[u8], length: u32,
         bp,
         ep: bp.len(),
         secrets: st.secrets.clone(),
+        keys: st.keys.clone(),
         base,
         warnings: Vec::new(),
     };

@@ -39,6 +39,8 @@ pub struct Printer {
     count: u64,
     /// `-E` secrets.
     esp: Option<std::sync::Arc<esp::Secrets>>,
+    /// The tunnel's keys (`--keys`): ESP SAs tried after the `-E` secrets.
+    keys: Option<std::sync::Arc<crate::keys::KeyRing>>,
     /// Inside a decrypted ESP payload: protocols we do not print make the line not ours to vouch for.
     in_plaintext: bool,
     /// The line holds text tcpdump would print otherwise (a decrypted protocol we do not print).
@@ -58,6 +60,7 @@ impl Printer {
             isakmp: IsakmpState::default(),
             count: 0,
             esp: None,
+            keys: None,
             in_plaintext: false,
             inexact: false,
             warnings: Vec::new(),
@@ -69,6 +72,15 @@ impl Printer {
         let secrets = std::sync::Arc::new(secrets);
         self.isakmp.secrets = Some(secrets.clone());
         self.esp = Some(secrets);
+    }
+
+    /// Decryption with the tunnel's keys: ESP packets whose SPI and addresses match one of its
+    /// SAs, and at `-v` IKEv2 SK payloads whose SPIs match one, are printed decrypted as tcpdump
+    /// prints an `-E` payload; when an ICV does not match, ` [wrong key or corrupted packet (ICV
+    /// mismatch)]` (or `(bad padding)`) ends the line instead. `-E` secrets are looked up first.
+    pub fn set_keys(&mut self, keys: std::sync::Arc<crate::keys::KeyRing>) {
+        self.isakmp.keys = Some(keys.clone());
+        self.keys = Some(keys);
     }
 
     /// Prints one frame into `out` (without the newline) and says which kind of line it is.
@@ -508,10 +520,9 @@ impl Printer {
         let _ = write!(o, "ESP(spi=0x{spi:08x}");
         let _ = write!(o, ",seq=0x{:x})", get_be_u32(bp, 4)?);
         let _ = write!(o, ", length {length}");
-        let Some(secrets) = self.esp.clone() else {
-            return Ok(());
-        };
-        if secrets.is_empty() {
+        let secrets = self.esp.clone().filter(|s| !s.is_empty());
+        let keys = self.keys.clone().filter(|k| !k.esp.is_empty());
+        if secrets.is_none() && keys.is_none() {
             return Ok(());
         }
         if ip.v4 {
@@ -523,9 +534,76 @@ impl Printer {
             // Jumbograms are not decrypted.
             return Ok(());
         }
-        let Some(sa) = secrets.lookup(spi, ip.ends.dst) else {
+        if let Some(sa) = secrets.as_ref().and_then(|s| s.lookup(spi, ip.ends.dst)) {
+            if let Some(aead) = sa.aead_sa() {
+                // Our extension: tcpdump cannot open AEAD.
+                let r = self.open_whole(bp, length, |bp| crate::decrypt::esp(&aead, bp));
+                return self.esp_opened(o, r, ip, frag);
+            }
+            return self.esp_tcpdump(o, bp, ip, frag, sa);
+        }
+        let Some(keys) = keys else {
             return Ok(());
         };
+        // The SAs of this SPI, then those whose SPI is unknown: only a failure with an SA of
+        // this SPI is this packet's to report.
+        let mut failure = None;
+        for sa in keys.esp_candidates(spi, ip.ends.src, ip.ends.dst) {
+            match self.open_whole(bp, length, |bp| crate::decrypt::esp(sa, bp)) {
+                Ok(p) => return self.esp_opened(o, Ok(p), ip, frag),
+                Err(f) if sa.spi == Some(spi) && failure.is_none() => failure = Some(f),
+                Err(_) => {}
+            }
+        }
+        match failure {
+            Some(f) => self.esp_opened(o, Err(f), ip, frag),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens an ESP packet captured whole (a cut one cannot show its ICV: truncated).
+    fn open_whole(
+        &self,
+        bp: &[u8],
+        length: u32,
+        open: impl FnOnce(&[u8]) -> Result<crate::decrypt::Plain, crate::decrypt::Failure>,
+    ) -> Result<crate::decrypt::Plain, crate::decrypt::Failure> {
+        if (bp.len() as u64) < length as u64 {
+            return Err(crate::decrypt::Failure::Truncated);
+        }
+        open(&bp[..length as usize])
+    }
+
+    /// Prints an opened ESP payload as tcpdump prints a decrypted one, or why it was not opened.
+    fn esp_opened(
+        &mut self,
+        o: &mut Out,
+        r: Result<crate::decrypt::Plain, crate::decrypt::Failure>,
+        ip: &IpHdr<'_>,
+        frag: bool,
+    ) -> PResult {
+        match r {
+            Ok(p) => {
+                o.push_str(": ");
+                let was = self.in_plaintext;
+                self.in_plaintext = true;
+                let r = self.demux(o, &p.data, p.data.len() as u32, ip, frag, p.next);
+                self.in_plaintext = was;
+                r
+            }
+            Err(crate::decrypt::Failure::Truncated) => {
+                o.trunc_marker();
+                Ok(())
+            }
+            Err(f) => {
+                let _ = write!(o, " [{f}]");
+                Ok(())
+            }
+        }
+    }
+
+    /// tcpdump's own decryption of an `-E` SA (CBC or ECB, the ICV skipped).
+    fn esp_tcpdump(&mut self, o: &mut Out, bp: &[u8], ip: &IpHdr<'_>, frag: bool, sa: &esp::Sa) -> PResult {
         let ct = 8 + sa.cipher.iv_len();
         if (bp.len() as i64) - (ct as i64) < sa.authlen as i64 {
             o.trunc_marker();
