@@ -1,6 +1,7 @@
 //! What the user brought: capture and log files (or folders of them), recognised by content and
 //! grouped into gateways ("sides") by the name prefix before the first `-` or `.`.
 
+use crate::keys::{self, KeyRing};
 use crate::logs::{self, LogFile, ParseOptions};
 use crate::source::{self, CaptureReader};
 use crate::track::{self, Timeline};
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Every resource bound on reading captures: the tracker's tables and fragment reassembly.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,6 +60,56 @@ pub struct Inputs {
     pub skipped: Vec<String>,
     /// Which gateway each capture and log went to, and why.
     pub assigned: Vec<Assigned>,
+    /// The tunnel's keys from every key source (`--keys` files, key files and logs with key
+    /// lines among the inputs); the captures' timelines were given them as they were read.
+    pub keys: Option<Arc<KeyRing>>,
+    /// Where the keys came from, and how many SAs each gave (never the keys).
+    pub key_sources: Vec<KeySource>,
+}
+
+/// One key source that was read.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeySource {
+    pub file: String,
+    /// What it is, in words ("Wireshark esp_sa table", "charon log key lines", ...).
+    pub kind: &'static str,
+    pub esp_sas: usize,
+    pub ike_sas: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ikev1_sas: usize,
+    /// Given with `--keys`: read for its keys only (a log given so is not log evidence).
+    pub keys_only: bool,
+    /// What was skipped in it, each naming the file and line.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl KeySource {
+    pub fn of(l: &keys::Loaded, keys_only: bool) -> KeySource {
+        KeySource {
+            file: l.origin.clone(),
+            kind: l.kind.words(),
+            esp_sas: l.keys.esp.len(),
+            ike_sas: l.keys.ike.len(),
+            ikev1_sas: l.keys.ikev1.len(),
+            keys_only,
+            warnings: l.warnings.clone(),
+        }
+    }
+
+    /// "2 ESP SAs, 1 IKE SA".
+    pub fn counts(&self) -> String {
+        let n = |k: usize, what: &str| format!("{k} {what} SA{}", if k == 1 { "" } else { "s" });
+        let mut parts = vec![n(self.esp_sas, "ESP"), n(self.ike_sas, "IKE")];
+        if self.ikev1_sas > 0 {
+            parts.push(n(self.ikev1_sas, "IKEv1"));
+        }
+        parts.join(", ")
+    }
 }
 
 /// Why a file went to its gateway.
@@ -110,7 +162,10 @@ impl Inputs {
 
 enum Kind {
     Capture,
-    Log,
+    /// A daemon log: the daemon it is from, whose key lines it may hold.
+    Log(Option<logs::Daemon>),
+    /// A file of keys only (ip xfrm state, Wireshark's tables, a tcpdump -E file).
+    Keys(keys::Kind),
     Neither,
 }
 
@@ -126,12 +181,15 @@ fn sniff(path: &Path) -> std::io::Result<Kind> {
         n += k;
     }
     head.truncate(n);
-    Ok(if source::is_capture_magic(&head) {
-        Kind::Capture
-    } else if logs::looks_like_log(&head).is_some() {
-        Kind::Log
-    } else {
-        Kind::Neither
+    if source::is_capture_magic(&head) {
+        return Ok(Kind::Capture);
+    }
+    if let Some(k) = keys::recognise(&String::from_utf8_lossy(&head)).filter(|k| !k.is_log()) {
+        return Ok(Kind::Keys(k));
+    }
+    Ok(match logs::looks_like_log(&head) {
+        Some(d) => Kind::Log(d.daemon()),
+        None => Kind::Neither,
     })
 }
 
@@ -315,7 +373,24 @@ fn expand(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, bool)>
 
 /// Reads everything. `explicit` maps side names to files (`--side NAME=FILE,FILE`).
 pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limits) -> Inputs {
+    load_with_keys(paths, explicit, Vec::new(), limits)
+}
+
+/// [`load`], with the key sources given by `--keys` (read for their keys only). Key files and
+/// logs with key lines among the inputs are found by content; all their keys go to every
+/// capture's timeline before its packets are read.
+pub fn load_with_keys(
+    paths: &[PathBuf],
+    explicit: &[(String, Vec<PathBuf>)],
+    given: Vec<keys::Loaded>,
+    limits: Limits,
+) -> Inputs {
     let mut inputs = Inputs::default();
+    let mut ring = KeyRing::default();
+    for l in given {
+        inputs.key_sources.push(KeySource::of(&l, true));
+        ring.extend(l.keys);
+    }
     let mut files: Vec<(String, PathBuf, bool)> = Vec::new();
     for (side, fs) in explicit {
         for (f, in_dir) in expand(fs, &mut inputs.problems) {
@@ -329,8 +404,22 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
     let by_side: Vec<PathBuf> = files.iter().take(explicit_count).map(|f| f.1.clone()).collect();
     drop_duplicates(&mut files, &mut inputs.problems);
     let mut logs_pending: Vec<(String, PathBuf)> = Vec::new();
+    let mut captures_pending: Vec<(String, PathBuf)> = Vec::new();
     let mut years: Vec<i32> = Vec::new();
+    // Every file is told apart first, so that the keys are all known before any capture is read.
     for (side, path, in_dir) in files {
+        let kind = sniff(&path);
+        if let Ok(Kind::Keys(k)) = kind {
+            // Keys belong to the tunnel, not to a gateway.
+            match keys::load_as(&path, k) {
+                Ok(l) => {
+                    inputs.key_sources.push(KeySource::of(&l, false));
+                    ring.extend(l.keys);
+                }
+                Err(e) => inputs.problems.push(e),
+            }
+            continue;
+        }
         inputs.assigned.push(Assigned {
             file: path.display().to_string(),
             side: side.clone(),
@@ -340,7 +429,7 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
                 AssignedBy::NamePrefix
             },
         });
-        match sniff(&path) {
+        match kind {
             Err(e) => inputs.problems.push(format!("{}: {e}", path.display())),
             Ok(Kind::Neither) => {
                 let note = format!("{}: skipped, neither a capture nor an IKE log", path.display());
@@ -350,26 +439,46 @@ pub fn load(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], limits: Limi
                     inputs.problems.push(note);
                 }
             }
-            Ok(Kind::Log) => logs_pending.push((side, path)),
-            Ok(Kind::Capture) => match read_capture(&path, limits) {
-                Ok(mut c) => {
-                    if let Some(dir) = path.parent() {
-                        c.timeline.listening_until = bundle_capture_until(dir)
-                            .into_iter()
-                            .find(|(f, _)| *f == path)
-                            .map(|(_, t)| t);
+            Ok(Kind::Keys(_)) => {}
+            Ok(Kind::Log(daemon)) => {
+                // A log with key lines is still a log, and a key source too.
+                let k = match daemon {
+                    Some(logs::Daemon::Charon) => Some(keys::Kind::Charon),
+                    Some(logs::Daemon::Pluto) => Some(keys::Kind::Pluto),
+                    _ => None,
+                };
+                if let Some(Ok(l)) = k.map(|k| keys::load_as(&path, k)) {
+                    if !l.keys.is_empty() || !l.warnings.is_empty() {
+                        inputs.key_sources.push(KeySource::of(&l, false));
+                        ring.extend(l.keys);
                     }
-                    if let Some(t) = c.timeline.first_time {
-                        if let Ok(ts) = jiff::Timestamp::from_second(t as i64) {
-                            years.push(ts.to_zoned(jiff::tz::TimeZone::UTC).year() as i32);
-                        }
-                    }
-                    side_mut(&mut inputs.sides, &side).captures.push(c);
                 }
-                Err(e) => inputs.problems.push(e),
-            },
+                logs_pending.push((side, path));
+            }
+            Ok(Kind::Capture) => captures_pending.push((side, path)),
         }
     }
+    let ring = (!ring.is_empty()).then(|| Arc::new(ring));
+    for (side, path) in captures_pending {
+        match read_capture_keyed(&path, limits, ring.clone()) {
+            Ok(mut c) => {
+                if let Some(dir) = path.parent() {
+                    c.timeline.listening_until = bundle_capture_until(dir)
+                        .into_iter()
+                        .find(|(f, _)| *f == path)
+                        .map(|(_, t)| t);
+                }
+                if let Some(t) = c.timeline.first_time {
+                    if let Ok(ts) = jiff::Timestamp::from_second(t as i64) {
+                        years.push(ts.to_zoned(jiff::tz::TimeZone::UTC).year() as i32);
+                    }
+                }
+                side_mut(&mut inputs.sides, &side).captures.push(c);
+            }
+            Err(e) => inputs.problems.push(e),
+        }
+    }
+    inputs.keys = ring;
     split_gateways(&mut inputs);
     // Logs without a year take the captures' year.
     let opts = ParseOptions {
@@ -427,6 +536,10 @@ fn drop_duplicates(files: &mut Vec<(String, PathBuf, bool)>, problems: &mut Vec<
             .iter()
             .find(|(c, f, _)| (canon.is_some() && *c == canon) || (print.is_some() && *f == print));
         if let Some((_, _, first)) = twin {
+            // Both gateways' save-keys tables hold the same SAs: one is enough, nothing to say.
+            if matches!(sniff(path), Ok(Kind::Keys(_))) {
+                return false;
+            }
             problems.push(format!(
                 "{}: the same content as {}; used once",
                 path.display(),
@@ -466,14 +579,32 @@ fn side_mut<'a>(sides: &'a mut Vec<Side>, name: &str) -> &'a mut Side {
 
 /// source → wire → track for one file.
 pub fn read_capture(path: &Path, limits: Limits) -> Result<Capture, String> {
+    read_capture_keyed(path, limits, None)
+}
+
+/// [`read_capture`], its timeline given `keys` before the first packet.
+pub fn read_capture_keyed(path: &Path, limits: Limits, keys: Option<Arc<KeyRing>>) -> Result<Capture, String> {
     let name = path.display().to_string();
     let reader = source::open(path).map_err(|e| format!("{name}: {e}"))?;
-    Ok(decode_capture(name, reader, limits))
+    Ok(decode_capture_keyed(name, reader, limits, keys))
 }
 
 /// source → wire → track for any opened capture (a file, standard input, bytes in memory).
-pub fn decode_capture<R: Read>(name: String, mut reader: CaptureReader<R>, limits: Limits) -> Capture {
+pub fn decode_capture<R: Read>(name: String, reader: CaptureReader<R>, limits: Limits) -> Capture {
+    decode_capture_keyed(name, reader, limits, None)
+}
+
+/// [`decode_capture`], its timeline given `keys` before the first packet.
+pub fn decode_capture_keyed<R: Read>(
+    name: String,
+    mut reader: CaptureReader<R>,
+    limits: Limits,
+    keys: Option<Arc<KeyRing>>,
+) -> Capture {
     let mut c = Capture::new(name, limits);
+    if let Some(k) = keys {
+        c.timeline.set_keys(k);
+    }
     let mut d = CaptureDecoder::new(limits);
     while let Some(r) = reader.next_frame() {
         match r {

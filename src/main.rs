@@ -86,6 +86,12 @@ enum Command {
         /// Write the packets that prove the findings, from both captures, as pcapng
         #[arg(long, value_name = "FILE.pcapng")]
         evidence: Option<PathBuf>,
+        /// Decrypt IKEv2 and ESP with the keys in FILE (repeatable): ip -s xfrm state output,
+        /// Wireshark's esp_sa or ike*_decryption_table, a charon log at level 4, a pluto log with
+        /// plutodebug=private, a tcpdump -E file; a log given so is read for its keys only.
+        /// Key files and logs with key lines among the inputs are used without it (docs/keys.md)
+        #[arg(long = "keys", value_name = "FILE")]
+        keys: Vec<PathBuf>,
     },
     /// Print IKE, NAT-T, ESP and AH packets exactly as tcpdump 4.99.3 does
     #[command(
@@ -284,6 +290,7 @@ fn main() -> ExitCode {
             max_frag_bytes,
             max_frag_datagrams,
             evidence,
+            keys,
         } => {
             let mut sides = Vec::new();
             for s in side {
@@ -311,6 +318,7 @@ fn main() -> ExitCode {
                 colour,
                 limits,
                 evidence,
+                keys,
             };
             ExitCode::from(cmd::diagnose::run(&args))
         }

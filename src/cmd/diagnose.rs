@@ -18,11 +18,29 @@ pub struct Args {
     pub limits: inputs::Limits,
     /// `--evidence FILE`: the packets that prove the findings, as pcapng.
     pub evidence: Option<PathBuf>,
+    /// `--keys FILE`: key sources read for their keys only.
+    pub keys: Vec<PathBuf>,
+}
+
+/// Reads every `--keys` file; the first one that cannot be read or holds no key source we know
+/// is the error (naming it).
+pub fn load_keys(files: &[PathBuf]) -> Result<Vec<crate::keys::Loaded>, String> {
+    files.iter().map(|f| crate::keys::load(f)).collect()
 }
 
 /// Exit status: 0 healthy, 1 a problem found, 2 unusable input.
 pub fn run(args: &Args) -> u8 {
-    let mut inp = inputs::load(&args.paths, &args.sides, args.limits);
+    let given = match load_keys(&args.keys) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("ipsec-doctor: --keys: {e}");
+            if args.json {
+                println!("{}", report::json_error(&format!("--keys: {e}"), &[]));
+            }
+            return 2;
+        }
+    };
+    let mut inp = inputs::load_with_keys(&args.paths, &args.sides, given, args.limits);
     let evidence = args
         .evidence
         .as_deref()
@@ -94,6 +112,11 @@ pub fn report_full(
             for w in l.warnings.iter().take(5) {
                 eprintln!("ipsec-doctor: {w}");
             }
+        }
+    }
+    for k in &inp.key_sources {
+        for w in k.warnings.iter().take(5) {
+            eprintln!("ipsec-doctor: {w}");
         }
     }
     let captured = inp.sides.iter().filter(|s| !s.captures.is_empty()).count();

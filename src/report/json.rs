@@ -141,6 +141,9 @@ struct Report<'a> {
     clock_offset_s: Option<f64>,
     problems: &'a [String],
     skipped: &'a [String],
+    /// The key sources read and the SAs each gave (never the keys).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    keys: &'a [crate::inputs::KeySource],
 }
 
 pub(super) fn render(model: &Model<'_, '_>) -> String {
@@ -291,6 +294,7 @@ pub(super) fn render(model: &Model<'_, '_>) -> String {
         clock_offset_s: case.clock_offset,
         problems: &inputs.problems,
         skipped: &inputs.skipped,
+        keys: &inputs.key_sources,
     };
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

@@ -194,6 +194,11 @@ fn inputs_text(out: &mut String, width: usize, st: &Style, case: &Case<'_>, inpu
             wrap(out, width, "  ", "      ", &line);
         }
     }
+    for k in &inputs.key_sources {
+        let only = if k.keys_only { ", --keys" } else { "" };
+        let line = format!("{} → keys ({}{only}): {}", file_name(&k.file), k.kind, k.counts());
+        wrap(out, width, "  ", "      ", &line);
+    }
     out.push('\n');
 }
 
