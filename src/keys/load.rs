@@ -128,12 +128,27 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     std::fs::File::open(path)
         .and_then(|f| f.take(256 * 1024).read_to_end(&mut head))
         .map_err(err)?;
-    let kind = recognise(&String::from_utf8_lossy(&head)).ok_or_else(|| {
+    let none = || {
         format!(
             "{origin}: no keys recognised (expected ip xfrm state output, Wireshark's esp_sa or ike*_decryption_table, a charon log at level 4, a pluto log with plutodebug=private, or a tcpdump -E file)"
         )
-    })?;
-    load_as(path, kind)
+    };
+    if let Some(kind) = recognise(&String::from_utf8_lossy(&head)) {
+        return load_as(path, kind);
+    }
+    // A daemon's log may say its keys far from its start (pluto's debug output is verbose):
+    // read it whole for them.
+    let daemon = crate::logs::looks_like_log(&head).and_then(|d| d.daemon());
+    let kind = match daemon {
+        Some(crate::logs::Daemon::Charon) => Kind::Charon,
+        Some(crate::logs::Daemon::Pluto) => Kind::Pluto,
+        _ => return Err(none()),
+    };
+    let l = load_as(path, kind)?;
+    if l.keys.is_empty() && l.warnings.is_empty() {
+        return Err(none());
+    }
+    Ok(l)
 }
 
 /// Reads `path` as `kind`, streaming its lines.

@@ -7,7 +7,9 @@
 //! - each ESP SA's keys as the kernel SA is added (kernel.c): `ESP enckey:` and `ESP authkey:`
 //!   (4.x) or `ESP encrypt key:` and `ESP integrity key:` (5.x), each followed by hex dump lines
 //!   (`  db f3 02 7f  b3 18 ...   ascii`), then kernel_ops.c's `kernel: add_sa() level=0
-//!   outbound tunnel CLIENT-PROTO->SRC[SPI]==>DST-PROTO->CLIENT ... INTEG:LEN ENCR:LEN`.
+//!   outbound tunnel CLIENT-PROTO->SRC[SPI]==>DST-PROTO->CLIENT ... INTEG:LEN ENCR:LEN` (4.x), or
+//!   `routing:  kernel_ops_add_sa() ...` followed by `routing:   (src) SEL -> SRC[SPI] ==> DST ->
+//!   SEL (dst)` and `routing:   INTEG:LEN ENCR:LEN ...` (5.x).
 //!
 //! Debug lines start with `| `, after the log file's time or the syslog prefix.
 
@@ -191,6 +193,9 @@ pub(crate) struct Parser {
     integ: Option<Vec<u8>>,
     keys_line: usize,
     truncbug: bool,
+    /// 5.x's add_sa lines after `routing:  kernel_ops_add_sa()`: the addresses, then the
+    /// algorithms.
+    add_sa_v5: Option<Vec<String>>,
     ring: KeyRing,
     notes: Notes,
 }
@@ -205,6 +210,7 @@ impl Parser {
             integ: None,
             keys_line: 0,
             truncbug: false,
+            add_sa_v5: None,
             ring: KeyRing::default(),
             notes: Notes::default(),
         }
@@ -269,19 +275,19 @@ impl Parser {
         };
         let truncbug = std::mem::take(&mut self.truncbug);
         let r = (|| -> Result<EspSa, String> {
-            let open = m
-                .find("]==>")
-                .or_else(|| m.find("]=").filter(|i| m[*i..].contains("==>")));
-            let close = open.ok_or("no SRC[SPI]==>DST in the add_sa() line")?;
-            let lb = m[..close].rfind('[').ok_or("no SPI in the add_sa() line")?;
-            let spi = spi32(&m[lb + 1..close]).ok_or("the SPI is not hex")?;
-            let src_start = m[..lb].rfind("->").map_or(0, |i| i + 2);
-            let src: IpAddr = m[src_start..lb].parse().map_err(|_| "the source is not an address")?;
-            let after = &m[close..];
-            let dst_at = after.find("==>").ok_or("no destination")? + 3;
-            let dst_s = &after[dst_at..];
-            // The destination address ends at "-PROTO->", but an IPv6 address holds no '-'.
-            let dst: IpAddr = dst_s
+            // 4.x: "...->SRC[SPI]==>DST-PROTO->..."; 5.x: "-> SRC[SPI] ==> DST -> ...", both
+            // with "=ENCAP" after the SPI when encapsulated.
+            let arrow = m.find("==>").ok_or("no SRC[SPI] ==> DST in the add_sa() lines")?;
+            let left = &m[..arrow];
+            let lb = left.rfind('[').ok_or("no SPI in the add_sa() lines")?;
+            let rb = lb + left[lb..].find(']').ok_or("no SPI in the add_sa() lines")?;
+            let spi = spi32(&left[lb + 1..rb]).ok_or("the SPI is not hex")?;
+            let src_word = left[..lb].rsplit(char::is_whitespace).next().unwrap_or("");
+            let src_word = src_word.rsplit("->").next().unwrap_or(src_word);
+            let src: IpAddr = src_word.parse().map_err(|_| "the source is not an address")?;
+            let dst_word = m[arrow + 3..].split_whitespace().next().unwrap_or("");
+            // The destination ends at "-PROTO->" in 4.x; an address holds no '-'.
+            let dst: IpAddr = dst_word
                 .split('-')
                 .next()
                 .unwrap_or("")
@@ -356,7 +362,20 @@ impl Lines for Parser {
             self.reading = Reading::None;
         }
         let t = m.trim_end();
-        if ESP_ENC.contains(&t) {
+        if let Some(lines) = self.add_sa_v5.as_mut() {
+            if let Some(r) = t.strip_prefix("routing:   ") {
+                lines.push(r.to_string());
+                if lines.len() == 2 {
+                    let joined = self.add_sa_v5.take().unwrap_or_default().join(" ");
+                    self.add_sa(&joined, n);
+                }
+                return;
+            }
+            self.add_sa_v5 = None;
+        }
+        if t.starts_with("routing:  kernel_ops_add_sa()") {
+            self.add_sa_v5 = Some(Vec::new());
+        } else if ESP_ENC.contains(&t) {
             self.reading = Reading::Enc;
             self.enc = Some(Vec::new());
             self.integ = None;
