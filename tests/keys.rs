@@ -379,3 +379,109 @@ fn every_example_with_keys() {
     }
     assert!(sources >= 20, "{sources} key sources among the examples");
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_ipsec-doctor");
+
+fn example(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(p)
+        .display()
+        .to_string()
+}
+
+fn diagnose_json(args: &[&str]) -> (serde_json::Value, String, Option<i32>) {
+    let o = std::process::Command::new(BIN)
+        .arg("diagnose")
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    (v, format!("{out}\n{err}"), o.status.code())
+}
+
+/// Captures and `--keys LOG`, no log evidence: the refused traffic selectors are read from the
+/// decrypted IKE_AUTH, where the captures alone are misread.
+#[test]
+fn diagnose_with_keys_from_a_log_only() {
+    let (sg1, sg2, log) = (
+        example("ts-mismatch-keys-sw-ikev2/sg1.pcap"),
+        example("ts-mismatch-keys-sw-ikev2/sg2.pcap"),
+        example("ts-mismatch-keys-sw-ikev2/sg1-charon.log"),
+    );
+    let (without, _, _) = diagnose_json(&[&sg1, &sg2]);
+    assert_ne!(without["findings"][0]["cause"], "traffic-selector-mismatch");
+    assert!(without.get("keys").is_none());
+    let (with, printed, code) = diagnose_json(&["--keys", &log, &sg1, &sg2]);
+    assert_eq!(code, Some(1));
+    assert_eq!(with["findings"][0]["cause"], "traffic-selector-mismatch");
+    assert_eq!(
+        with["keys"],
+        serde_json::json!([{"file": log, "kind": "charon log key lines", "esp_sas": 0, "ike_sas": 1, "keys_only": true}])
+    );
+    // The log was read for its keys only: no gateway has a log.
+    assert!(with["sides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["logs"].as_array().unwrap().is_empty()));
+    let l = keys::load(Path::new(&log)).unwrap();
+    no_key_printed(&keys::Loaded { origin: printed, ..l });
+}
+
+/// A folder's key files are found by content: listed once each (both gateways' save-keys
+/// tables are the same), the logs with key lines as logs and key sources both.
+#[test]
+fn diagnose_finds_key_files_in_a_folder() {
+    let (v, _, code) = diagnose_json(&[&example("healthy-keys-sw6-ikev2")]);
+    assert_eq!(code, Some(0));
+    let kinds: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "charon log key lines",
+            "Wireshark esp_sa table",
+            "Wireshark ikev2_decryption_table",
+            "charon log key lines"
+        ]
+    );
+    assert_eq!(v["problems"], serde_json::json!([]));
+    assert!(v["sides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["logs"].as_array().unwrap().len() >= 1));
+}
+
+#[test]
+fn keys_that_cannot_be_read_are_refused_by_name() {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("README.md")
+        .display()
+        .to_string();
+    let pcap = example("healthy-keys-sw6-ikev2/sg1.pcap");
+    let o = std::process::Command::new(BIN)
+        .args(["diagnose", "--keys", &readme, &pcap])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(&format!("ipsec-doctor: --keys: {readme}: no keys recognised")),
+        "{err}"
+    );
+    let (v, _, code) = diagnose_json(&["--keys", "/nonexistent/keys", &pcap]);
+    assert_eq!(code, Some(2));
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("/nonexistent/keys"),
+        "{v}"
+    );
+}
