@@ -458,7 +458,7 @@ fn diagnose_finds_key_files_in_a_folder() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|s| s["logs"].as_array().unwrap().len() >= 1));
+        .all(|s| !s["logs"].as_array().unwrap().is_empty()));
 }
 
 #[test]
