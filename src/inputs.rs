@@ -310,6 +310,46 @@ pub fn bundle_state(dir: &Path) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
+/// The keys in the `ip -s xfrm state` output of the bundles' state snapshots (kept there only
+/// when `capture --keys` was given; removed keys are the rule, so they are not warned about).
+fn bundle_state_keys(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)]) -> Vec<keys::Loaded> {
+    let dirs = paths
+        .iter()
+        .chain(explicit.iter().flat_map(|(_, fs)| fs.iter()))
+        .filter(|p| p.is_dir());
+    let mut out = Vec::new();
+    for dir in dirs {
+        for (_, path) in bundle_state(dir) {
+            let mut bytes = Vec::new();
+            let read = File::open(&path).and_then(|f| f.take(crate::state::MAX_BYTES as u64).read_to_end(&mut bytes));
+            if read.is_err() {
+                continue;
+            }
+            if let Some(l) = state_keys(&String::from_utf8_lossy(&bytes), &path.display().to_string()) {
+                out.push(l);
+            }
+        }
+    }
+    out
+}
+
+/// The keys of a state snapshot's `### ip -s xfrm state` section, if it holds any.
+fn state_keys(text: &str, name: &str) -> Option<keys::Loaded> {
+    let start = text.find("### ip -s xfrm state\n")?;
+    let body = &text[start..];
+    let body = &body[body.find('\n')? + 1..];
+    let body = &body[..body.find("\n### ").map_or(body.len(), |i| i + 1)];
+    let mut l = keys::parse(keys::Kind::Xfrm, body, name).ok()?;
+    if l.keys.is_empty() {
+        return None;
+    }
+    // Line numbers in the warnings count from the section's start: say so.
+    for w in &mut l.warnings {
+        *w = w.replacen(name, &format!("{name} (ip -s xfrm state section)"), 1);
+    }
+    Some(l)
+}
+
 /// Reads the state snapshots of the bundles among `paths` into their gateways (only gateways
 /// with a capture or a log: a snapshot alone diagnoses nothing).
 fn load_state(paths: &[PathBuf], explicit: &[(String, Vec<PathBuf>)], inputs: &mut Inputs) {
@@ -457,6 +497,10 @@ pub fn load_with_keys(
             }
             Ok(Kind::Capture) => captures_pending.push((side, path)),
         }
+    }
+    for l in bundle_state_keys(paths, explicit) {
+        inputs.key_sources.push(KeySource::of(&l, false));
+        ring.extend(l.keys);
     }
     let ring = (!ring.is_empty()).then(|| Arc::new(ring));
     for (side, path) in captures_pending {
@@ -741,6 +785,20 @@ fn split_gateways(inputs: &mut Inputs) {
 
 #[cfg(test)]
 mod bundle_tests {
+    #[test]
+    fn keys_from_a_state_snapshot_kept_with_capture_keys() {
+        // A real snapshot's sections around the real `ip -s xfrm state` output of
+        // tests/data/keys (this kernel keeps no ESP SA, so no snapshot here holds one).
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let snap = std::fs::read_to_string(root.join("state/mtu-blackhole-sg2-end.txt")).unwrap();
+        let xfrm = std::fs::read_to_string(root.join("keys/xfrm-state-s.txt")).unwrap();
+        assert!(super::state_keys(&snap, "s").is_none());
+        let with = snap.replacen("### ip -s xfrm state\n", &format!("### ip -s xfrm state\n{xfrm}"), 1);
+        let l = super::state_keys(&with, "s").unwrap();
+        assert_eq!(l.keys.esp.len(), 7);
+        assert!(l.warnings.is_empty());
+    }
+
     #[test]
     fn utc_offsets_as_date_prints_them() {
         assert_eq!(super::parse_utc_offset("+0000"), Some(0));
