@@ -8,7 +8,7 @@ pub mod opened;
 use crate::keys::KeyRing;
 use crate::source::Timestamp;
 use crate::wire::isakmp::{self, flags, payload_type, Header, NatD, Notify};
-use crate::wire::packet::{Decoded, Esp, IcmpKind, IpInfo, Quoted, UdpKind, L4};
+use crate::wire::packet::{Decoded, Esp, IcmpKind, IpInfo, Quoted, TcpKind, UdpKind, L4};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -498,6 +498,7 @@ impl Timeline {
             let ipsec = matches!(
                 d.l4,
                 L4::Esp(_)
+                    | L4::Tcp { .. }
                     | L4::Udp {
                         kind: UdpKind::Ike { .. } | UdpKind::Esp(_),
                         ..
@@ -525,6 +526,18 @@ impl Timeline {
                 UdpKind::Other => self.add_plain(d, t),
             },
             L4::Esp(e) => self.add_esp(d, e, None, t),
+            // RFC 8229: each message comes after its segment, tracked as if over UDP 4500.
+            L4::Tcp { sport, dport, kind } => {
+                let whole = Decoded {
+                    reassembled_from: None,
+                    ..*d
+                };
+                match kind {
+                    TcpKind::Segment => {}
+                    TcpKind::Ike { msg } => self.add_ike(&whole, msg, true, sport, dport, t),
+                    TcpKind::Esp(e) => self.add_esp(&whole, e, Some((sport, dport)), t),
+                }
+            }
             L4::Icmp { kind, quoted } => self.add_icmp(d, kind, quoted, t),
             L4::Ah { .. } | L4::Fragment => {}
             L4::Other => self.add_plain(d, t),

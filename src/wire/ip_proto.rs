@@ -2,6 +2,7 @@
 
 pub const HOPOPTS: u8 = 0;
 pub const ICMP: u8 = 1;
+pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
 pub const IPV6_ROUTING: u8 = 43;
 pub const IPV6_FRAGMENT: u8 = 44;

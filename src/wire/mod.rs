@@ -8,3 +8,4 @@ pub mod ip_proto;
 pub mod isakmp;
 pub mod link;
 pub mod packet;
+pub mod tcp;

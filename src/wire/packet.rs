@@ -4,6 +4,7 @@
 use super::frag::{self, Datagram, Reassembler};
 use super::ip_proto;
 use super::link::{self, Net};
+use super::tcp;
 use crate::source::{Frame, Timestamp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -53,6 +54,18 @@ pub enum UdpKind<'a> {
     Other,
 }
 
+/// What a TCP segment to or from port 4500 is or carried (IKE and ESP over TCP, RFC 8229).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpKind<'a> {
+    /// The segment itself. The messages it completed follow as records of their own, with
+    /// `reassembled_from` listing the segments that carried them.
+    Segment,
+    /// An IKE message (after the non-ESP marker), as if on UDP 4500.
+    Ike { msg: &'a [u8] },
+    /// An ESP packet, as if in UDP on 4500.
+    Esp(Esp<'a>),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IcmpKind {
     PortUnreachable,
@@ -97,6 +110,12 @@ pub enum L4<'a> {
         kind: IcmpKind,
         quoted: Option<Quoted>,
     },
+    /// TCP to or from port 4500: an RFC 8229 stream.
+    Tcp {
+        sport: u16,
+        dport: u16,
+        kind: TcpKind<'a>,
+    },
     /// A non-first fragment: nothing above IP to decode.
     Fragment,
     Other,
@@ -109,7 +128,8 @@ pub struct Decoded<'a> {
     pub number: u64,
     pub ip: IpInfo,
     pub l4: L4<'a>,
-    /// Set on the extra record made when the fragments listed here were reassembled.
+    /// Set on the extra record made when the fragments (or TCP segments) listed here were
+    /// reassembled.
     pub reassembled_from: Option<&'a [u64]>,
 }
 
@@ -316,21 +336,99 @@ fn parse_icmp(v6: bool, p: &[u8]) -> L4<'_> {
     L4::Icmp { kind, quoted }
 }
 
-/// Decodes frames, reassembling IP fragments on the way.
+/// A TCP segment's header fields, when the header is whole.
+fn parse_tcp(p: &[u8]) -> Option<(u16, u16, tcp::Segment<'_>)> {
+    let hl = (*p.get(12)? >> 4) as usize * 4;
+    let flags = *p.get(13)?;
+    if hl < 20 || p.len() < hl {
+        return None;
+    }
+    let seg = tcp::Segment {
+        seq: be32(p, 4)?,
+        syn: flags & 0x02 != 0,
+        fin: flags & 0x01 != 0,
+        rst: flags & 0x04 != 0,
+        data: &p[hl..],
+        cut: false,
+    };
+    Some((be16(p, 0)?, be16(p, 2)?, seg))
+}
+
+/// The TCP segment in `payload`, when it is to or from port 4500.
+fn ike_tcp<'a>(ip: &IpInfo, payload: &'a [u8]) -> Option<(u16, u16, tcp::Segment<'a>)> {
+    if ip.proto != ip_proto::TCP {
+        return None;
+    }
+    let (sport, dport, seg) = parse_tcp(payload)?;
+    (sport == NATT_PORT || dport == NATT_PORT).then_some((sport, dport, seg))
+}
+
+/// Decodes frames, reassembling IP fragments and RFC 8229 streams on the way.
 #[derive(Debug, Default)]
 pub struct Decoder {
     frags: Reassembler,
+    streams: tcp::Reassembler,
 }
 
 impl Decoder {
     pub fn new(limits: frag::Limits) -> Decoder {
         Decoder {
             frags: Reassembler::new(limits),
+            streams: tcp::Reassembler::new(tcp::Limits::default()),
         }
     }
 
     pub fn frag_stats(&self) -> frag::Stats {
         self.frags.stats
+    }
+
+    /// What reassembling IKE/ESP over TCP met and gave up (holes, limits).
+    pub fn tcp_stats(&self) -> tcp::Stats {
+        self.streams.stats
+    }
+
+    /// Feeds an RFC 8229 segment to its stream; `sink` gets every message it completed, as if it
+    /// came in UDP on 4500 (addresses and ports are the TCP connection's).
+    fn stream(
+        &mut self,
+        ip: &IpInfo,
+        seg: (u16, u16, tcp::Segment<'_>),
+        ts: Timestamp,
+        number: u64,
+        sink: &mut impl FnMut(&Decoded<'_>),
+    ) {
+        let (sport, dport, seg) = seg;
+        let key = tcp::Key {
+            src: ip.src,
+            dst: ip.dst,
+            sport,
+            dport,
+        };
+        let hdr = if ip.src.is_ipv4() { 20 } else { 40 };
+        for m in self.streams.add(key, seg, ts.as_f64(), number) {
+            let (kind, len) = match &m.message {
+                tcp::Message::Ike(msg) => (TcpKind::Ike { msg }, msg.len() + 4),
+                tcp::Message::Esp(data) => (
+                    TcpKind::Esp(Esp {
+                        spi: be32(data, 0).unwrap_or(0),
+                        seq: be32(data, 4).unwrap_or(0),
+                        data,
+                    }),
+                    data.len(),
+                ),
+            };
+            sink(&Decoded {
+                ts,
+                number,
+                ip: IpInfo {
+                    total_len: (hdr + 8 + len) as u32,
+                    fragment: None,
+                    ..*ip
+                },
+                l4: L4::Tcp { sport, dport, kind },
+                reassembled_from: Some(&m.packets),
+            });
+        }
     }
 
     /// Calls `sink` with the decoded packet and, when it completes a fragmented datagram, once
@@ -345,6 +443,8 @@ impl Decoder {
             return Err(Skip::NotIp);
         }
         let (ip, payload) = parse_ip(l.payload, l.wire_len).ok_or(Skip::Truncated)?;
+        // The IP payload is shorter than the IP header says: the snap length cut it.
+        let cut = (l.payload.len() as u64) < u64::from(ip.total_len);
         let mut done: Option<Datagram> = None;
         let l4 = match ip.fragment {
             Some(fr) => {
@@ -365,6 +465,18 @@ impl Decoder {
             }
             None => parse_l4(&ip, payload),
         };
+        let seg = match ip.fragment {
+            Some(fr) if fr.offset != 0 => None,
+            _ => ike_tcp(&ip, payload),
+        };
+        let l4 = match seg {
+            Some((sport, dport, _)) => L4::Tcp {
+                sport,
+                dport,
+                kind: TcpKind::Segment,
+            },
+            None => l4,
+        };
         sink(&Decoded {
             ts: f.ts,
             number,
@@ -372,6 +484,11 @@ impl Decoder {
             l4,
             reassembled_from: None,
         });
+        // A first fragment's segment is read from the reassembled datagram instead.
+        if let (Some((sp, dp, s)), None) = (seg, ip.fragment) {
+            let s = tcp::Segment { cut, ..s };
+            self.stream(&ip, (sp, dp, s), f.ts, number, &mut sink);
+        }
         if let Some(d) = done {
             let whole = IpInfo {
                 fragment: None,
@@ -386,6 +503,9 @@ impl Decoder {
                 l4,
                 reassembled_from: Some(&d.packets),
             });
+            if let Some(s) = ike_tcp(&whole, &d.payload) {
+                self.stream(&whole, s, f.ts, number, &mut sink);
+            }
         }
         Ok(())
     }
