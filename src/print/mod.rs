@@ -11,6 +11,7 @@ pub mod addr;
 pub mod esp;
 pub mod isakmp;
 pub mod packet;
+pub mod tcp;
 pub mod time;
 
 /// Ran past the captured bytes (tcpdump's `nd_trunc_longjmp`).

@@ -5,6 +5,7 @@
 use super::addr::{ipv4, ipv6, mac};
 use super::esp;
 use super::isakmp::{isakmp_print, IsakmpState};
+use super::tcp;
 use super::time::{Clock, TimeFormat};
 use super::{get_be_u16, get_be_u32, get_bytes, get_u8, have, IpEnds, Out, PResult, Trunc};
 use crate::source::Frame;
@@ -47,6 +48,8 @@ pub struct Printer {
     inexact: bool,
     /// tcpdump's warnings while printing (`-E`): the caller writes them to standard error.
     pub warnings: Vec<String>,
+    /// Base sequence numbers of TCP conversations, as tcpdump keeps them.
+    tcp: tcp::Conversations,
 }
 
 const MAXIMUM_SNAPLEN: u32 = 262_144;
@@ -64,6 +67,7 @@ impl Printer {
             in_plaintext: false,
             inexact: false,
             warnings: Vec::new(),
+            tcp: tcp::Conversations::default(),
         }
     }
 
@@ -275,6 +279,7 @@ impl Printer {
             let ip = IpHdr {
                 ends,
                 udp_follows_ip: proto == 17,
+                tcp_follows_ip: proto == 6,
                 src_txt: ipv4(src),
                 dst_txt: ipv4(dst),
                 v4: true,
@@ -465,6 +470,7 @@ impl Printer {
                     let ip = IpHdr {
                         ends,
                         udp_follows_ip: first_nh == 17,
+                        tcp_follows_ip: first_nh == 6,
                         src_txt: s6.clone(),
                         dst_txt: d6.clone(),
                         v4: false,
@@ -501,11 +507,35 @@ impl Printer {
                 50 => return self.esp_print(o, bp, length, ip, frag),
                 1 if ip.v4 => return self.icmp_print(o, bp, length, frag),
                 17 => return self.udp_print(o, bp, length, ip, frag),
+                // IKE and ESP over TCP (RFC 8229): tcpdump prints the TCP header only.
+                6 if !self.in_plaintext && ip.tcp_follows_ip && tcp::is_ike_tcp(bp) => {
+                    return self.tcp_print(o, bp, length, ip, frag)
+                }
                 // Behind AH: the inner protocol is not ours to print.
                 _ if !self.in_plaintext => return Ok(()),
                 _ => return self.plaintext_other(o, bp, length, ip, nh),
             }
         }
+    }
+
+    fn tcp_print(&mut self, o: &mut Out, bp: &[u8], length: u32, ip: &IpHdr<'_>, frag: bool) -> PResult {
+        let (src, dst) = if ip.v4 {
+            (&ip.whole[12..16], &ip.whole[16..20])
+        } else {
+            (&ip.whole[8..24], &ip.whole[24..40])
+        };
+        let t = tcp::Ip {
+            v4: ip.v4,
+            src,
+            dst,
+            src_txt: &ip.src_txt,
+            dst_txt: &ip.dst_txt,
+            tcp_follows_ip: ip.tcp_follows_ip,
+        };
+        let cksum = |seg: &[u8], len: u32| l4_checksum(ip, seg, len, ip_proto::TCP);
+        let (r, exact) = tcp::tcp_print(o, &mut self.tcp, bp, length, &t, frag, cksum);
+        self.inexact |= !exact;
+        r
     }
 
     /// tcpdump's ICMPv4 printer for the error types, with the quoted packet at `-v`.
@@ -1089,6 +1119,8 @@ struct IpHdr<'a> {
     ends: IpEnds,
     /// The IP header's own protocol / next-header field is UDP.
     udp_follows_ip: bool,
+    /// The same for TCP.
+    tcp_follows_ip: bool,
     src_txt: String,
     dst_txt: String,
     v4: bool,
@@ -1097,16 +1129,22 @@ struct IpHdr<'a> {
 }
 
 fn udp_checksum(ip: &IpHdr<'_>, udp: &[u8], len: u32) -> u16 {
+    l4_checksum(ip, udp, len, ip_proto::UDP)
+}
+
+/// The transport checksum over `data` with the IP pseudo-header (0 when it is right).
+fn l4_checksum(ip: &IpHdr<'_>, udp: &[u8], len: u32, proto: u8) -> u16 {
     let h = ip.whole;
     let mut s = 0u32;
+    let proto = proto as u32;
     if ip.v4 {
         s = checksum::sum(&h[12..16], s);
         s = checksum::sum(&ip4_final_dst(h), s);
-        s += 17 + len;
+        s += proto + len;
     } else {
         s = checksum::sum(&h[8..24], s);
         s = checksum::sum(&ip6_final_dst(h), s);
-        s += (len >> 16) + (len & 0xffff) + 17;
+        s += (len >> 16) + (len & 0xffff) + proto;
     }
     checksum::fold(checksum::sum(udp, s))
 }
@@ -1491,6 +1529,8 @@ pub fn classify(l: &link::Link<'_>) -> Class {
                         cp += 8;
                     }
                     50 | 51 => return Class::Ipsec,
+                    // TCP right after the fixed header, as the printer needs it.
+                    6 if cp == 40 && tcp::is_ike_tcp(b.get(cp..).unwrap_or(&[])) => return Class::Ipsec,
                     17 => {
                         return if udp_ike(b.get(cp..).unwrap_or(&[])) {
                             Class::Ipsec
@@ -1528,6 +1568,8 @@ fn ipv4_is_ipsec(b: &[u8], quoting: bool) -> bool {
         _ if off != 0 => true,
         50 | 51 => true,
         17 => udp_ike(l4),
+        // IKE and ESP over TCP (RFC 8229), not inside an ICMP error (its TCP header is cut).
+        6 if quoting => tcp::is_ike_tcp(l4),
         1 if quoting => matches!(l4.first(), Some(3 | 11 | 12)) && ipv4_is_ipsec(l4.get(8..).unwrap_or(&[]), false),
         _ => false,
     }
