@@ -57,6 +57,14 @@ lsw_conf() {
         setup="$setup
 	dumpdir=$d/run"   # else: warning: chdir("/run/pluto5") to dumpdir failed
     fi
+    # IKE_TCP=yes: RFC 8229 (IKE and ESP over TCP 4500) only; the responder listens on TCP 4500
+    local tcp=""
+    if [ "${IKE_TCP:-no}" = yes ]; then
+        setup="$setup
+	listen-tcp=yes"
+        tcp="enable-tcp=yes
+	tcp-remoteport=4500"
+    fi
     cat > "$d/ipsec.conf" <<EOC
 config setup
 	$setup
@@ -81,6 +89,7 @@ conn sg
 	fragmentation=$FRAG
 	retransmit-timeout=${RETRANSMIT_TIMEOUT:-10s}
 	$tries
+	$tcp
 	auto=add
 EOC
     if [ "$AUTH" = psk ]; then
@@ -103,8 +112,16 @@ lsw_start() { # SIDE LOG
         done
         wrap=(unshare -m --propagation private sh -c "$m && exec \"\$@\"" sh)
     fi
+    # IKE_TCP=yes: this kernel has no espintcp (CONFIG_INET_ESPINTCP), which frames pluto's TCP
+    # messages with their RFC 8229 length; lib/espintcp-shim.c does that in pluto's process.
+    local pre=()
+    if [ "${IKE_TCP:-no}" = yes ]; then
+        [ -f "$RUN/espintcp-shim.so" ] || gcc -O2 -shared -fPIC -o "$RUN/espintcp-shim.so" \
+            "$LAB/lib/espintcp-shim.c" -ldl || { echo "cannot build lib/espintcp-shim.c (gcc)" >&2; return 1; }
+        pre=(env "LD_PRELOAD=$RUN/espintcp-shim.so")
+    fi
     bg "pluto-$side" "$side" "$RUN/$side/pluto.stderr" \
-        "${wrap[@]}" "$PLUTO" --nofork --config "$d/ipsec.conf" --rundir "$d/run" --nssdir "$d/nss" \
+        "${wrap[@]}" "${pre[@]}" "$PLUTO" --nofork --config "$d/ipsec.conf" --rundir "$d/run" --nssdir "$d/nss" \
         --secretsfile "$d/ipsec.secrets" --ipsecdir "$d/ipsec.d" --logfile "$2"
     for _ in $(seq 100); do [ -S "$d/run/pluto.ctl" ] && break; sleep 0.1; done
     [ -S "$d/run/pluto.ctl" ] || { echo "pluto on $side did not start" >&2; cat "$d/pluto.stderr" >&2; return 1; }

@@ -129,6 +129,8 @@ bg() {
 }
 
 capture_filter_ext() {
+    # IKE_TCP=yes: RFC 8229 streams on TCP 4500 too
+    [ "${IKE_TCP:-no}" = yes ] && printf 'tcp port 4500 or '
     if [ "${FAMILY:-4}" = 6 ]; then
         echo 'udp port 500 or udp port 4500 or esp or ip6 proto 44 or (icmp6 and ip6[40] < 128)'
     else
