@@ -86,7 +86,7 @@ fn dump(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A packet diagnosis uses, from its tcpdump line: IKE (500, 4500, NAT-T keepalives), ESP, AH,
+/// A packet diagnosis uses, from its tcpdump line: IKE (500, 4500, NAT-T keepalives, TCP 4500), ESP, AH,
 /// a non-first IPv4 fragment (`ip-proto-N` without a port), an IPv6 fragment, an ICMP error.
 fn relevant_outside(line: &str) -> bool {
     [
@@ -104,6 +104,12 @@ fn relevant_outside(line: &str) -> bool {
     ]
     .iter()
     .any(|k| line.contains(k))
+        || tcp_4500(line)
+}
+
+/// A TCP segment to or from port 4500 (IKE and ESP over TCP, RFC 8229), as tcpdump prints it.
+fn tcp_4500(line: &str) -> bool {
+    line.contains(": Flags [") && (line.contains(".4500 > ") || line.contains(".4500: "))
 }
 
 /// A packet between hosts of the protected subnets.

@@ -1,6 +1,6 @@
 //! `ipsec-doctor capture-filter`: the tcpdump command lines that record what diagnosis needs.
 //!
-//! The external filter keeps IKE (UDP 500 and 4500, so NAT-T too), ESP and AH, every IP fragment
+//! The external filter keeps IKE (UDP 500 and 4500, so NAT-T too, and TCP 4500 for RFC 8229), ESP and AH, every IP fragment
 //! (a non-first fragment has no UDP header, so `udp port 500` alone never matches it and a lost
 //! IKE fragment would go unseen) and the ICMP errors that explain a loss (unreachable, including
 //! fragmentation needed / packet too big, and time exceeded). With a peer address the IPsec part
@@ -29,6 +29,8 @@ pub fn external(peer: Option<IpAddr>, ipv6: bool) -> String {
     let mut ipsec = vec![
         "udp port 500",
         "udp port 4500",
+        // IKE and ESP over TCP (RFC 8229) where UDP is blocked.
+        "tcp port 4500",
         "ip proto 50",
         "ip proto 51",
         // Non-first IPv4 fragments: fragment offset not zero.
