@@ -126,6 +126,11 @@ supported: each is refused with a one-line message naming it. Exit status: 0 don
         /// decrypt IKEv2 SK payloads
         #[arg(short = 'E', value_name = "SPEC")]
         espsecret: Option<String>,
+        /// Decrypt with the keys in FILE (repeatable): ip -s xfrm state output, Wireshark's
+        /// esp_sa or ike*_decryption_table, a charon log at level 4, a pluto log with
+        /// plutodebug=private, a tcpdump -E file (docs/keys.md); -E secrets are looked up first
+        #[arg(long = "keys", value_name = "FILE")]
+        keys: Vec<PathBuf>,
         /// tcpdump filter expressions are not supported without libpcap
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         filter: Vec<String>,
@@ -331,6 +336,7 @@ fn main() -> ExitCode {
             count,
             time,
             espsecret,
+            keys,
             filter,
         } => {
             let filter: Vec<_> = filter.into_iter().filter(|f| f != "--").collect();
@@ -360,7 +366,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match cmd::dump::run(&file, opts, count, secrets) {
+            let keys = match cmd::dump::load_keys(&keys) {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("ipsec-doctor: --keys: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match cmd::dump::run(&file, opts, count, secrets, keys) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ipsec-doctor: {e}");

@@ -485,3 +485,36 @@ fn keys_that_cannot_be_read_are_refused_by_name() {
         "{v}"
     );
 }
+
+fn dump(args: &[&str]) -> (String, String, Option<i32>) {
+    let o = std::process::Command::new(BIN).arg("dump").args(args).output().unwrap();
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code(),
+    )
+}
+
+/// `dump --keys`: the save-keys tables and the charon log of the same gateway open the same
+/// packets the same way; without keys the ESP stays opaque.
+#[test]
+fn dump_with_keys_from_any_source() {
+    let dir = "healthy-keys-sw6-ikev2";
+    let pcap = example(&format!("{dir}/sg1.pcap"));
+    let (esp_sa, table, log) = (
+        example(&format!("{dir}/sg1-esp_sa")),
+        example(&format!("{dir}/sg1-ikev2_decryption_table")),
+        example(&format!("{dir}/sg1-charon.log")),
+    );
+    let (plain, _, _) = dump(&["-v", "-r", &pcap]);
+    let (tables, err, code) = dump(&["-v", "-r", &pcap, "--keys", &esp_sa, "--keys", &table]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    let (from_log, _, _) = dump(&["-v", "-r", &pcap, "--keys", &log]);
+    assert_eq!(tables, from_log);
+    assert!(!plain.contains("ICMP echo request"));
+    assert_eq!(tables.matches("ICMP echo request").count(), 3, "{tables}");
+    assert_eq!(tables.matches("ICMP echo reply").count(), 3);
+    let (_, err, code) = dump(&["-r", &pcap, "--keys", &pcap]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no keys recognised"), "{err}");
+}

@@ -1,15 +1,41 @@
 //! `ipsec-doctor dump`: tcpdump-identical lines for IPsec traffic.
 
+use crate::keys::KeyRing;
 use crate::print::esp::Secrets;
 use crate::print::packet::{Options, Printer};
 use crate::print::Out;
 use crate::source;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
+
+/// Reads every `--keys` file into one ring (`None` when no file was given), printing what was
+/// skipped in each to standard error; the first file that cannot be read is the error.
+pub fn load_keys(files: &[std::path::PathBuf]) -> Result<Option<Arc<KeyRing>>, String> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut ring = KeyRing::default();
+    for f in files {
+        let l = crate::keys::load(f)?;
+        for w in l.warnings.iter().take(5) {
+            eprintln!("ipsec-doctor: WARNING: {w}");
+        }
+        ring.extend(l.keys);
+    }
+    Ok(Some(Arc::new(ring)))
+}
 
 /// Prints every frame of `path`; returns an error message naming the file and the damage, after
-/// printing everything before it.
-pub fn run(path: &Path, opts: Options, count: Option<u64>, esp: Option<Secrets>) -> Result<(), String> {
+/// printing everything before it. `keys` (from `--keys`) decrypt what they open; `-E` secrets
+/// are looked up first.
+pub fn run(
+    path: &Path,
+    opts: Options,
+    count: Option<u64>,
+    esp: Option<Secrets>,
+    keys: Option<Arc<KeyRing>>,
+) -> Result<(), String> {
     let name = path.display();
     let mut reader = source::open(path).map_err(|e| format!("{name}: {e}"))?;
     let stdout = io::stdout();
@@ -17,6 +43,9 @@ pub fn run(path: &Path, opts: Options, count: Option<u64>, esp: Option<Secrets>)
     let mut printer = Printer::new(opts);
     if let Some(s) = esp {
         printer.set_esp(s);
+    }
+    if let Some(k) = keys {
+        printer.set_keys(k);
     }
     let mut out = Out::new(opts.vflag, opts.eflag);
     let mut n = 0u64;

@@ -23,7 +23,7 @@ pub fn is_entry(line: &str) -> bool {
     let algo = |s: &str| {
         s.split_once(':').is_some_and(|(a, k)| {
             !k.is_empty()
-                && ["des", "3des", "aes", "cast", "bf", "blowfish", "null"]
+                && ["des", "3des", "aes", "cast", "bf", "blowfish", "null", "chacha20"]
                     .iter()
                     .any(|p| a.to_ascii_lowercase().starts_with(p))
         })
@@ -58,6 +58,9 @@ impl Parser {
 }
 
 fn encr_of(c: Cipher) -> Option<Encr> {
+    if let Some(aead) = c.aead() {
+        return Some(aead);
+    }
     Some(match c {
         Cipher::DesCbc => Encr::DesCbc,
         Cipher::Des3Cbc => Encr::Des3Cbc,
@@ -150,8 +153,9 @@ impl Lines for Parser {
                     ));
                     continue;
                 };
-                // tcpdump's -hmac96 skips a 12-byte ICV without checking it.
-                let integ = if sa.authlen == 12 {
+                // tcpdump's -hmac96 skips a 12-byte ICV without checking it; an AEAD's ICV is
+                // its own.
+                let integ = if sa.authlen == 12 && sa.cipher.aead().is_none() {
                     Integ::HmacSha1_96
                 } else {
                     Integ::None
@@ -175,13 +179,23 @@ impl Lines for Parser {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn aead_entries_keep_their_salt() {
+        let t = "0x1@192.0.2.1 aes128-gcm16:0x000102030405060708090a0b0c0d0e0f10111213\n";
+        let l = crate::keys::parse(crate::keys::Kind::Tcpdump, t, "e").unwrap();
+        assert_eq!(l.keys.esp[0].encr, Encr::AesGcm { icv: 16 });
+        assert_eq!(l.keys.esp[0].encr_key.len(), 20);
+    }
+
     #[test]
     fn entries() {
-        assert!(super::is_entry(
+        assert!(is_entry(
             "0x12345678@192.1.2.45 3des-cbc-hmac96:0x4043434545464649494a4a4c4c4f4f515152525454575758"
         ));
-        assert!(super::is_entry("aes128:secret"));
-        assert!(!super::is_entry("Dec  2 18:57:29 01[IKE] hello"));
-        assert!(!super::is_entry("src 192.0.2.1 dst 198.51.100.2"));
+        assert!(is_entry("aes128:secret"));
+        assert!(!is_entry("Dec  2 18:57:29 01[IKE] hello"));
+        assert!(!is_entry("src 192.0.2.1 dst 198.51.100.2"));
     }
 }
