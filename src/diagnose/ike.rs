@@ -471,6 +471,14 @@ pub fn analyse(case: &Case<'_>) -> IkeAnalysis {
                 .iter()
                 .find(|r| r.m.exchange == ex::CREATE_CHILD_SA && bare_notify(r.m))
             {
+                let keyed = st
+                    .requests
+                    .first()
+                    .and_then(|q| super::opened::refused_after_keying(case, q.at(), r.at(), "CREATE_CHILD_SA"));
+                if let Some(f) = keyed {
+                    a.problem = Some(f);
+                    return a;
+                }
                 let f = Finding::new(
                     Cause::ChildProposalMismatch,
                     0.55,
@@ -538,6 +546,9 @@ fn auth_reply_by_size(case: &Case<'_>, st: &StepState<'_>) -> Option<Finding> {
         );
     }
     if rl * 10 < ql * 6 {
+        if let Some(f) = super::opened::refused_after_keying(case, req.at(), resp.at(), "IKE_AUTH") {
+            return Some(f);
+        }
         return Some(
             Finding::new(
                 Cause::ChildProposalMismatch,

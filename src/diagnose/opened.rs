@@ -208,7 +208,7 @@ fn auth_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<F
     Some(
         Finding::new(
             Cause::AuthFailed,
-            0.8,
+            0.65,
             format!(
                 "the responder refused the initiator's authentication: its IKE_AUTH reply (decrypted) is N(AUTHENTICATION_FAILED); the initiator sent {sent}. A wrong PSK or signature and an ID the responder has no connection for give this same reply"
             ),
@@ -248,6 +248,50 @@ fn initiator_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>, x: &Se
     }
 }
 
+/// The ESP SA keyed for the SPI the initiator proposed: a daemon derived the child SA's keys,
+/// which it does only once the proposal and traffic selectors are agreed.
+fn keyed_child(case: &Case<'_>, q: &Seen<'_>) -> Option<u32> {
+    q.o.child_spis.iter().copied().find(|spi| {
+        case.gws
+            .iter()
+            .filter_map(|g| g.tl()?.keys())
+            .any(|k| k.esp.iter().any(|sa| sa.spi == Some(*spi)))
+    })
+}
+
+/// ESP keys given for an SA between the two ends of `m` while no ESP of that SPI was seen: a
+/// daemon derived a child SA's keys, which it does only once the child SA is agreed. Its SPI.
+pub fn keyed_unused_esp(case: &Case<'_>, m: &IkeMsg) -> Option<u32> {
+    let ends = [m.src.ip(), m.dst.ip()];
+    let seen = |spi: u32| case.esp.iter().any(|p| p.spi == spi);
+    case.gws
+        .iter()
+        .filter_map(|g| g.tl()?.keys())
+        .flat_map(|k| k.esp.iter())
+        .filter(|sa| sa.dst.is_some_and(|d| ends.contains(&d)) && sa.src.is_none_or(|s| ends.contains(&s)))
+        .filter_map(|sa| sa.spi)
+        .find(|&spi| !seen(spi))
+}
+
+/// A reply that refuses the child SA, unread (its keys are missing), when the keys given show
+/// the child SA was keyed: installing it failed, not the negotiation.
+pub fn refused_after_keying(case: &Case<'_>, req: MsgRef, reply: MsgRef, what: &str) -> Option<Finding> {
+    let m = case.gw(reply.gw).ike().get(reply.idx)?;
+    let spi = keyed_unused_esp(case, m)?;
+    Some(
+        Finding::new(
+            Cause::ChildSaInstallFailed,
+            0.65,
+            format!(
+                "the {what} reply carries no child SA, but the keys given include ESP keys for SPI 0x{spi:08x} between these gateways, never used: a daemon agreed on the child SA and derived its keys, so installing it failed (not the proposal or the traffic selectors)"
+            ),
+        )
+        .with(msg_evidence(case, req, &format!("{what} request")))
+        .with(msg_evidence(case, reply, &format!("{what} reply")))
+        .advise("read the log that holds those keys around the refusal: the kernel error adding the SA (a missing esp4/xfrm module, an algorithm the kernel lacks)"),
+    )
+}
+
 /// The IKE SA is up and the reply refuses the child SA: the notify names why.
 fn child_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<Finding> {
     let what = if r.m.exchange == ex::IKE_AUTH {
@@ -257,6 +301,26 @@ fn child_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<
     };
     let req = q.and_then(|q| ev(case, q, &format!("{what} request (decrypted)")));
     let reply = ev(case, r, &format!("{what} reply (decrypted)"));
+    let refusal = [nt::TS_UNACCEPTABLE, nt::NO_PROPOSAL_CHOSEN, nt::TEMPORARY_FAILURE]
+        .into_iter()
+        .find(|&n| r.o.has_notify(n));
+    // Refused after it was keyed: not the selectors or the proposal, the install (Libreswan
+    // answers TS_UNACCEPTABLE when the kernel refuses the SA).
+    if let (Some(n), Some(spi)) = (refusal, q.and_then(|q| keyed_child(case, q))) {
+        return Some(
+            Finding::new(
+                Cause::ChildSaInstallFailed,
+                0.75,
+                format!(
+                    "the {what} reply (decrypted) refuses the child SA with {}, but the keys given include the child SA's ESP keys for SPI 0x{spi:08x}, the initiator's proposed SPI: the responder had agreed on the proposal and traffic selectors and derived the keys, so installing the SA failed",
+                    crate::track::opened::notify_name(n)
+                ),
+            )
+            .with(req)
+            .with(reply)
+            .advise("read the responder's log around the refusal: the kernel error adding the SA (a missing esp4/xfrm module, an algorithm the kernel lacks)"),
+        );
+    }
     if r.o.has_notify(nt::TS_UNACCEPTABLE) {
         let offered = q
             .map(|q| format!("TSi {} and TSr {}", q.o.tsi.join(","), q.o.tsr.join(",")))

@@ -478,6 +478,11 @@ impl Timeline {
         self.keys = (!keys.is_empty()).then_some(keys);
     }
 
+    /// The keys given, if any.
+    pub fn keys(&self) -> Option<&KeyRing> {
+        self.keys.as_deref()
+    }
+
     fn lim(&self) -> Limits {
         self.limits
     }

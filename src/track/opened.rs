@@ -19,6 +19,9 @@ pub struct Opened {
     pub auth: Option<u8>,
     /// SA proposals, one line each: `ESP: AES-CBC_256 AUTH_HMAC_SHA2_256_128 No ESN`.
     pub proposals: Vec<String>,
+    /// The SPIs of the ESP/AH proposals: the sender's inbound SPI for the child SA.
+    #[serde(skip)]
+    pub child_spis: Vec<u32>,
     pub tsi: Vec<String>,
     pub tsr: Vec<String>,
     /// Configuration payload: `CFG_REQUEST` / `CFG_REPLY` and its attributes.
@@ -145,7 +148,16 @@ fn read_inner(plain: &decrypt::Plain) -> Opened {
                 }
             }
             payload_type::V2_AUTH => o.auth = p.body.first().copied(),
-            payload_type::V2_SA => o.proposals = proposals(p.body),
+            payload_type::V2_SA => {
+                o.proposals = proposals(p.body);
+                o.child_spis = isakmp::Sa::parse(p.body, 2)
+                    .proposals
+                    .iter()
+                    .filter(|p| matches!(p.protocol, 2 | 3))
+                    .filter_map(|p| Some(u32::from_be_bytes(p.spi.try_into().ok()?)))
+                    .take(8)
+                    .collect();
+            }
             payload_type::V2_TSI | payload_type::V2_TSR => {
                 let ts: Vec<String> = isakmp::traffic_selectors(p.body)
                     .iter()

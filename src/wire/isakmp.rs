@@ -111,6 +111,7 @@ pub mod notify_type {
     pub const TS_UNACCEPTABLE: u16 = 38;
     pub const INTERNAL_ADDRESS_FAILURE: u16 = 36;
     pub const FAILED_CP_REQUIRED: u16 = 37;
+    pub const TEMPORARY_FAILURE: u16 = 43;
     /// IKEv1's INVALID_ID_INFORMATION (some IKEv2 peers send it too).
     pub const INVALID_ID_INFORMATION: u16 = 18;
     pub const INITIAL_CONTACT: u16 = 16384;
