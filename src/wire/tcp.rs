@@ -84,6 +84,9 @@ pub struct Framed {
 
 /// Packet numbers kept per message.
 const MAX_PACKETS: usize = 64;
+/// What an early segment costs besides its bytes (its map entry and allocation), so a flood
+/// of tiny segments is bounded like a few big ones.
+const EARLY_COST: usize = 64;
 /// The smallest frame: the length itself and a marker or SPI.
 const MIN_FRAME: usize = 6;
 
@@ -222,13 +225,14 @@ impl Reassembler {
         let ahead = seq.wrapping_sub(next) as i32;
         if ahead > 0 {
             // A hole before this segment: hold it until the hole is filled, within the limits.
-            let fits = s.held() + data.len() <= limits.max_stream_bytes
-                && self.held + data.len() <= limits.max_bytes
+            let cost = data.len() + EARLY_COST;
+            let fits = s.held() + cost <= limits.max_stream_bytes
+                && self.held + cost <= limits.max_bytes
                 && (ahead as usize) < limits.max_stream_bytes;
             if fits && !cut {
                 self.stats.out_of_order += 1;
                 if !s.early.contains_key(&seq) {
-                    s.early_bytes += data.len();
+                    s.early_bytes += cost;
                     s.early.insert(seq, (data.to_vec(), packet));
                 }
             } else {
@@ -258,7 +262,7 @@ impl Reassembler {
                 break;
             };
             let (bytes, pkt) = s.early.remove(&eseq).unwrap_or_default();
-            s.early_bytes -= bytes.len();
+            s.early_bytes -= bytes.len() + EARLY_COST;
             let old = n.wrapping_sub(eseq) as usize;
             if old < bytes.len() {
                 Self::append(s, &bytes[old..], pkt);
@@ -408,19 +412,23 @@ fn find_boundary(b: &[u8]) -> Option<usize> {
                 return Some(i);
             }
         }
-        if frames_to_end(r) {
+        // Bounded work per segment: the frame walk is tried near the start only.
+        if i < 4096 && frames_to_end(r) {
             return Some(i);
         }
     }
     None
 }
 
-/// The bytes are whole frames of plausible length, nothing left over.
+/// The bytes are whole frames of plausible length (at most 32 of them), nothing left over.
 fn frames_to_end(mut r: &[u8]) -> bool {
     if r.is_empty() {
         return false;
     }
-    while r.len() >= 2 {
+    for _ in 0..32 {
+        if r.len() < 2 {
+            break;
+        }
         let len = u16::from_be_bytes([r[0], r[1]]) as usize;
         if len < MIN_FRAME + 4 || len > r.len() {
             return false;
@@ -671,6 +679,64 @@ mod tests {
         assert!(r.streams() <= 16);
         assert!(r.stats.dropped_limit > 0);
         assert!(r.bytes_held() <= 16 * 5);
+    }
+
+    #[test]
+    fn random_segments_stay_within_the_limits() {
+        let lim = Limits {
+            max_streams: 8,
+            max_stream_bytes: 8 << 10,
+            max_bytes: 32 << 10,
+        };
+        let mut r = Reassembler::new(lim);
+        // A small deterministic generator: sequence numbers near and far, every flag, lengths
+        // that frame and lengths that do not.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut data = vec![0u8; 3000];
+        for n in 0..20_000u64 {
+            let v = next();
+            let len = (v % 1500) as usize;
+            for b in data.iter_mut().take(len) {
+                *b = next() as u8;
+            }
+            if v % 7 == 0 && len >= 6 {
+                data[..2].copy_from_slice(&(len as u16).to_be_bytes());
+                data[2..6].fill(0);
+            }
+            let k = Key {
+                sport: (v >> 20) as u16 % 12,
+                ..key()
+            };
+            let seq = match v % 5 {
+                0 => (v >> 32) as u32,
+                _ => (n as u32).wrapping_mul(700),
+            };
+            let s = Segment {
+                seq,
+                syn: v % 97 == 0,
+                fin: v % 89 == 0,
+                rst: v % 83 == 0,
+                data: &data[..len],
+                cut: v % 61 == 0,
+            };
+            for m in r.add(k, s, n as f64, n) {
+                let len = match m.message {
+                    Message::Ike(b) => b.len() + 6,
+                    Message::Esp(b) => b.len() + 2,
+                };
+                assert!((MIN_FRAME..=65535).contains(&len));
+            }
+            assert!(r.streams() <= 8);
+            assert!(r.bytes_held() <= (32 << 10) + 1500, "{} held", r.bytes_held());
+        }
+        let held: usize = r.streams.values().map(Stream::held).sum();
+        assert_eq!(held, r.bytes_held(), "the total follows the streams");
     }
 
     #[test]
