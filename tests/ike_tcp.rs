@@ -486,3 +486,80 @@ fn generated_segments_match_live_tcpdump() {
     // are left out of the bar.
     assert!(same >= 5 * 29, "only {same} lines compared");
 }
+
+/// An RFC 8229 frame: the 2-byte length (counting itself) and the message.
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut f = ((body.len() + 2) as u16).to_be_bytes().to_vec();
+    f.extend(body);
+    f
+}
+
+/// An IKEv2 IKE_SA_INIT request (header only, no payloads), after the non-ESP marker.
+fn ike_init() -> Vec<u8> {
+    let mut m = vec![0, 0, 0, 0];
+    let mut h = vec![0x11u8; 8];
+    h.extend([0; 8]);
+    h.extend([0, 0x20, 34, 0x08, 0, 0, 0, 0]);
+    h.extend(28u32.to_be_bytes());
+    m.extend(h);
+    m
+}
+
+fn esp(spi: u32, seq: u32, n: usize) -> Vec<u8> {
+    let mut e = spi.to_be_bytes().to_vec();
+    e.extend(seq.to_be_bytes());
+    e.extend(vec![0xab; n - 8]);
+    e
+}
+
+/// ESP over TCP could not be recorded here (no kernel ESP): a generated stream with IKE and ESP
+/// in both directions, messages split over segments, several per segment, a retransmission and a
+/// segment out of order, goes through decoding and tracking like ESP in UDP.
+#[test]
+fn esp_over_tcp_becomes_esp_flows() {
+    let (a, b) = ([192, 0, 2, 1], [198, 51, 100, 2]);
+    let (i, r) = ((40000, 4500), (4500, 40000));
+    let (s0, s1) = (7_000u32, 9_000u32);
+    let all = usize::MAX;
+    let mut fwd = b"IKETCP".to_vec();
+    fwd.extend(frame(&ike_init()));
+    for seq in 1..=4 {
+        fwd.extend(frame(&esp(0xc1c1_0001, seq, 60)));
+    }
+    let back: Vec<u8> = (1..=2).flat_map(|seq| frame(&esp(0x5252_0002, seq, 100))).collect();
+    let mut f: Vec<(Vec<u8>, usize)> = vec![
+        (ipv4(a, b, segment(i, s0, 0, 0x02, &[], &[]), 0x4000, false), all),
+        (ipv4(b, a, segment(r, s1, s0 + 1, 0x12, &[], &[]), 0x4000, false), all),
+    ];
+    // Forward: the prefix, the IKE message and the first ESP frame's first bytes; the rest later.
+    let cut1 = 6 + 34 + 20;
+    let cut2 = cut1 + 100;
+    let seg = |from: usize, to: usize| segment(i, s0 + 1 + from as u32, s1 + 1, 0x18, &[], &fwd[from..to]);
+    f.push((ipv4(a, b, seg(0, cut1), 0x4000, false), all)); // 3
+    f.push((ipv4(a, b, seg(cut2, fwd.len()), 0x4000, false), all)); // 4: early, held back
+    f.push((ipv4(a, b, seg(cut1, cut2), 0x4000, false), all)); // 5: fills the hole
+    f.push((ipv4(a, b, seg(cut1, cut2), 0x4000, false), all)); // 6: retransmitted
+    let seg = |from: usize, to: usize| segment(r, s1 + 1 + from as u32, s0 + 1, 0x18, &[], &back[from..to]);
+    f.push((ipv4(b, a, seg(0, back.len()), 0x4000, false), all)); // 7: both ESP frames
+    let cap = pcap(&f);
+    let c = inputs::decode_capture(
+        "generated".into(),
+        CaptureReader::new(&cap[..]).unwrap(),
+        inputs::Limits::default(),
+    );
+    let t = &c.timeline;
+    assert_eq!(t.packets, 7);
+    assert_eq!(t.ike.len(), 1);
+    assert_eq!((t.ike[0].number, t.ike[0].exchange, t.ike[0].natt), (3, 34, true));
+    assert_eq!(t.esp.len(), 2, "{:?}", t.esp);
+    let out = &t.esp[0];
+    assert_eq!((out.key.spi, out.key.udp), (0xc1c1_0001, Some((40000, 4500))));
+    assert_eq!((out.packets, out.seq_min, out.seq_max, out.seq_jumps), (4, 1, 4, 0));
+    // The first frame was completed by packet 5 (the hole filled), the others by packet 5 too.
+    assert_eq!(out.first_number, 5);
+    // As if in UDP: IP header, UDP header, ESP.
+    assert_eq!(out.max_len, 20 + 8 + 60);
+    let back = &t.esp[1];
+    assert_eq!((back.key.spi, back.packets, back.first_number), (0x5252_0002, 2, 7));
+    assert!(t.plain.is_empty(), "segments are not plain traffic: {:?}", t.plain);
+}
