@@ -150,6 +150,28 @@ fn auth_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<F
             .advise("make leftid/rightid (local_id/remote_id) agree: the responder's rightid must be the ID the initiator sends"),
         );
     }
+    // The initiator's ID is not one its certificate holds.
+    if let Some(q) = q.filter(|q| !q.o.cert_names.is_empty()) {
+        if let Some(id) =
+            q.o.idi
+                .as_deref()
+                .filter(|id| !q.o.cert_names.iter().any(|n| n.eq_ignore_ascii_case(id)))
+        {
+            return Some(
+                Finding::new(
+                    Cause::IdMismatch,
+                    0.8,
+                    format!(
+                        "the initiator identifies itself as {id} (IDi) with a certificate that does not hold that name (subject and subjectAltNames: {}); the responder answered AUTHENTICATION_FAILED",
+                        q.o.cert_names.join("; ")
+                    ),
+                )
+                .with(req)
+                .with(reply)
+                .advise("use an ID the certificate holds (leftid= its subject or a subjectAltName), or issue a certificate with the ID as subjectAltName"),
+            );
+        }
+    }
     // The responder's own identity, where another exchange showed it.
     let responder = r.m.src.ip();
     let known: Vec<String> = identities(case)

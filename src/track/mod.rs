@@ -329,6 +329,8 @@ pub struct Timeline {
     ike_frags: Option<ikefrag::Pool>,
     #[serde(skip)]
     keys: Option<Arc<KeyRing>>,
+    #[serde(skip)]
+    skf: opened::SkfSets,
 }
 
 fn secs(ts: Timestamp) -> f64 {
@@ -677,8 +679,13 @@ impl Timeline {
             opened: None,
         };
         let frag = read_payloads(&h, &mut m);
+        let mut skf = None;
         if let (Some(k), false) = (&self.keys, partial) {
-            m.opened = opened::open_ike(k, msg);
+            if m.payloads.contains(&payload_type::V2_SKF) {
+                skf = self.skf.offer(k, msg);
+            } else {
+                m.opened = opened::open_ike(k, msg);
+            }
         }
         if d.reassembled_from.is_some() {
             // Replace the record made from the first fragment of this datagram.
@@ -709,6 +716,15 @@ impl Timeline {
             };
             if ikefrag::Pool::usable(&key, &piece) {
                 self.add_ike_fragment(m, key, piece);
+                // The fragments opened so far: the whole message's content, or a failure.
+                if let Some(o) = skf {
+                    let rec = self.ike.iter_mut().rev().take(64).find(|r| {
+                        r.ike_fragment.is_some() && r.ispi == key.ispi && r.msgid == key.msgid && r.src == key.src
+                    });
+                    if let Some(r) = rec {
+                        r.opened = Some(o);
+                    }
+                }
                 return;
             }
         }

@@ -28,6 +28,9 @@ pub struct Opened {
     pub cp: Option<String>,
     /// Delete payloads: `IKE` or `ESP 0x...`.
     pub deletes: Vec<String>,
+    /// The names the first certificate sent holds for its owner: subject DN, subjectAltNames.
+    #[serde(skip)]
+    pub cert_names: Vec<String>,
     /// The ICV was verified (else the integrity key was not given).
     pub verified: bool,
 }
@@ -125,6 +128,99 @@ pub fn open_ike(keys: &KeyRing, msg: &[u8]) -> Option<Decryption<Box<Opened>>> {
     failure.map(|f| Decryption::Failed(f.to_string()))
 }
 
+/// IKEv2 fragment sets (RFC 7383) being opened: each SKF is encrypted on its own; the inner
+/// payloads are the fragments' plaintexts put together. Bounded: [`SKF_SETS`] sets of at most
+/// 64 KiB and [`SKF_PARTS`] fragments each; the oldest set goes first.
+#[derive(Debug, Default)]
+pub struct SkfSets {
+    sets: Vec<SkfSet>,
+}
+
+const SKF_SETS: usize = 16;
+const SKF_PARTS: usize = 64;
+
+#[derive(Debug)]
+struct SkfSet {
+    key: ([u8; 8], u32, bool, u16),
+    next: Option<u8>,
+    parts: Vec<(u16, Vec<u8>)>,
+    bytes: usize,
+    verified: bool,
+}
+
+impl SkfSets {
+    /// Opens one SKF fragment of `msg`; the set's content once its last fragment is in, or
+    /// the failure of a fragment the keys do not open. `None` while incomplete or without keys.
+    pub fn offer(&mut self, keys: &KeyRing, msg: &[u8]) -> Option<Decryption<Box<Opened>>> {
+        let h = Header::new_checked(msg).ok()?;
+        let p = h
+            .payloads()
+            .take(32)
+            .filter_map(Result::ok)
+            .find(|p| p.kind == payload_type::V2_SKF)?;
+        let e = isakmp::Encrypted::from_payload(&p)?;
+        let mut failure = None;
+        let mut plain = None;
+        for sa in keys.ike_candidates(h.initiator_spi(), h.responder_spi()) {
+            match decrypt::ike_sk(sa, msg, p.offset, h.is_initiator()) {
+                Ok(pl) => {
+                    plain = Some(pl);
+                    break;
+                }
+                Err(err) => failure = Some(failure.map_or(err, |f: Failure| if f == Failure::Icv { f } else { err })),
+            }
+        }
+        let key = (h.initiator_spi(), h.message_id(), h.is_response(), e.total_fragments);
+        let i = self.sets.iter().position(|s| s.key == key);
+        let Some(plain) = plain else {
+            if let Some(i) = i {
+                self.sets.remove(i);
+            }
+            return failure.map(|f| Decryption::Failed(f.to_string()));
+        };
+        let i = match i {
+            Some(i) => i,
+            None => {
+                if self.sets.len() >= SKF_SETS {
+                    self.sets.remove(0);
+                }
+                self.sets.push(SkfSet {
+                    key,
+                    next: None,
+                    parts: Vec::new(),
+                    bytes: 0,
+                    verified: true,
+                });
+                self.sets.len() - 1
+            }
+        };
+        let s = &mut self.sets[i];
+        if e.fragment_number == 1 {
+            s.next = Some(plain.next);
+        }
+        s.verified &= plain.icv == Icv::Verified;
+        if !s.parts.iter().any(|(n, _)| *n == e.fragment_number) {
+            if s.parts.len() >= SKF_PARTS || s.bytes + plain.data.len() > 65_535 {
+                self.sets.remove(i);
+                return None;
+            }
+            s.bytes += plain.data.len();
+            let at = s.parts.partition_point(|(n, _)| *n < e.fragment_number);
+            s.parts.insert(at, (e.fragment_number, plain.data));
+        }
+        if s.parts.len() < e.total_fragments as usize || s.next.is_none() {
+            return None;
+        }
+        let s = self.sets.remove(i);
+        let whole = decrypt::Plain {
+            next: s.next.unwrap_or(0),
+            data: s.parts.into_iter().flat_map(|(_, d)| d).collect(),
+            icv: if s.verified { Icv::Verified } else { Icv::NotChecked },
+        };
+        Some(Decryption::Opened(Box::new(read_inner(&whole))))
+    }
+}
+
 fn read_inner(plain: &decrypt::Plain) -> Opened {
     let mut o = Opened {
         verified: plain.icv == Icv::Verified,
@@ -148,6 +244,10 @@ fn read_inner(plain: &decrypt::Plain) -> Opened {
                 }
             }
             payload_type::V2_AUTH => o.auth = p.body.first().copied(),
+            // X.509 certificate - signature (RFC 7296 §3.6).
+            payload_type::V2_CERT if o.cert_names.is_empty() && p.body.first() == Some(&4) => {
+                o.cert_names = isakmp::cert_names(&p.body[1..]);
+            }
             payload_type::V2_SA => {
                 o.proposals = proposals(p.body);
                 o.child_spis = isakmp::Sa::parse(p.body, 2)

@@ -704,6 +704,71 @@ fn der_dn(b: &[u8]) -> Option<String> {
     Some(parts.join(", "))
 }
 
+/// The names an X.509 certificate (DER) holds for its owner: the subject DN, then the
+/// subjectAltName entries (DNS names, email addresses, IP addresses). Empty when it does not
+/// parse.
+pub fn cert_names(der: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some((0x30, cert, _)) = der_tlv(der) else {
+        return out;
+    };
+    let Some((0x30, mut tbs, _)) = der_tlv(cert) else {
+        return out;
+    };
+    // version [0] (optional), serial, signature, issuer, validity, subject, key, then [3].
+    let mut fields = Vec::new();
+    while let Some((tag, body, rest)) = der_tlv(tbs) {
+        fields.push((tag, body, &tbs[..tbs.len() - rest.len()]));
+        tbs = rest;
+        if fields.len() > 12 {
+            break;
+        }
+    }
+    let skip = usize::from(fields.first().is_some_and(|f| f.0 == 0xa0));
+    if let Some(dn) = fields.get(skip + 4).and_then(|f| der_dn(f.2)) {
+        out.push(dn);
+    }
+    let Some((_, exts, _)) = fields.iter().find(|f| f.0 == 0xa3) else {
+        return out;
+    };
+    let Some((0x30, mut exts, _)) = der_tlv(exts) else {
+        return out;
+    };
+    while let Some((_, ext, rest)) = der_tlv(exts) {
+        exts = rest;
+        let Some((0x06, oid, mut v)) = der_tlv(ext) else {
+            continue;
+        };
+        if oid != [0x55, 0x1d, 0x11] {
+            continue;
+        }
+        if let Some((0x01, _, r)) = der_tlv(v) {
+            v = r; // critical
+        }
+        let Some((0x04, octets, _)) = der_tlv(v) else { continue };
+        let Some((0x30, mut names, _)) = der_tlv(octets) else {
+            continue;
+        };
+        while let Some((tag, name, rest)) = der_tlv(names) {
+            names = rest;
+            match (tag, name.len()) {
+                (0x81 | 0x82, _) => out.push(String::from_utf8_lossy(name).into_owned()),
+                (0x87, 4) => {
+                    out.push(std::net::IpAddr::from(<[u8; 4]>::try_from(name).unwrap_or_default()).to_string())
+                }
+                (0x87, 16) => {
+                    out.push(std::net::IpAddr::from(<[u8; 16]>::try_from(name).unwrap_or_default()).to_string())
+                }
+                _ => {}
+            }
+            if out.len() >= 16 {
+                return out;
+            }
+        }
+    }
+    out
+}
+
 /// One traffic selector of a TSi or TSr payload (RFC 7296 §3.13.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrafficSelector {
