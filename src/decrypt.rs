@@ -728,6 +728,36 @@ mod tests {
                 assert!(esp(sa, &b).is_err(), "{sa:?} {len}");
             }
         }
+        // Sealed with the right key, so the tag holds and the trailer is what is judged: a pad
+        // length of 255 in a 16-byte payload, padding that is not 1, 2, 3..., none at all.
+        let seal = |pt: &[u8]| {
+            let mut p = vec![0, 0, 0, 9, 0, 0, 0, 1, 7, 7, 7, 7, 7, 7, 7, 7];
+            let mut nonce = [0u8; 12];
+            nonce[4..].copy_from_slice(&p[8..16]);
+            let mut buf = pt.to_vec();
+            let tag = aes_gcm::AesGcm::<aes::Aes128, U12, U16>::new_from_slice(&[0; 16])
+                .unwrap()
+                .encrypt_in_place_detached(GenericArray::from_slice(&nonce), &p[..8], &mut buf)
+                .unwrap();
+            p.extend(buf);
+            p.extend(tag);
+            p
+        };
+        let mut pt = [0u8; 16];
+        pt[14] = 255;
+        assert_eq!(esp(&gcm, &seal(&pt)), Err(Failure::Padding));
+        pt[11..14].copy_from_slice(&[1, 2, 4]);
+        pt[14] = 3;
+        assert_eq!(esp(&gcm, &seal(&pt)), Err(Failure::Padding));
+        pt[13] = 3;
+        assert_eq!(esp(&gcm, &seal(&pt)).map(|p| p.data.len()), Ok(11));
+        assert_eq!(esp(&gcm, &seal(&[])), Err(Failure::Truncated));
+        assert_eq!(esp(&gcm, &seal(&[0])), Err(Failure::Truncated));
+        assert_eq!(esp(&gcm, &seal(&[0, 59])).map(|p| (p.data.len(), p.next)), Ok((0, 59)));
+        let mut bad = seal(&[0, 59]);
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(esp(&gcm, &bad), Err(Failure::Icv));
         let ike = IkeSa {
             spis: None,
             encr: Encr::AesGcm { icv: 16 },
