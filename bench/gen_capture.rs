@@ -3,9 +3,20 @@
 //! exchanges, mixed packet sizes.
 //!
 //!     cargo run --release --example gen-capture -- OUT.pcap [MEGABYTES] [SEED]
+//!
+//! `GEN_MODE=esp-aes-cbc`: ESP only instead (proto 50, and ESP-in-UDP for one tunnel in ten),
+//! AES-128-CBC with HMAC-SHA-1-96, every SA with the fixed keys below, around ICMP echoes of
+//! mixed sizes: the `-E` benchmark, `-E aes128-cbc-hmac96:0x` followed by [`ESP_KEY`]'s hex.
 
+use aes::cipher::block_padding::NoPadding;
+use aes::cipher::{BlockEncryptMut, KeyIvInit};
+use hmac::{KeyInit, Mac};
 use std::fs::File;
 use std::io::{BufWriter, Write};
+
+/// The ESP mode's keys (AES-128 and HMAC-SHA-1): known, so that both tools can decrypt.
+pub const ESP_KEY: [u8; 16] = *b"ipsec-doctor-key";
+const ESP_AUTH_KEY: [u8; 20] = *b"ipsec-doctor-hmackey";
 
 struct Rng(u64);
 
@@ -142,6 +153,38 @@ fn ikev1_mm1(ispi: u64) -> Vec<u8> {
     ike_header(Hdr(ispi, 0, 1, 0x10, 2, 0, 0), &body)
 }
 
+/// An ESP packet (from the SPI) holding an ICMP echo of `size` bytes from `src` to `dst` inside a
+/// tunnel-mode IPv4 header: AES-128-CBC with RFC 4303 padding, HMAC-SHA-1-96 over it.
+fn esp_cbc(r: &mut Rng, spi: u32, seq: u32, src: [u8; 4], dst: [u8; 4], size: usize) -> Vec<u8> {
+    let mut icmp = vec![8, 0, 0, 0];
+    icmp.extend_from_slice(&(spi as u16).to_be_bytes());
+    icmp.extend_from_slice(&(seq as u16).to_be_bytes());
+    icmp.resize(size.max(8), 0x5a);
+    let c = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut pt = Vec::with_capacity(size + 64);
+    let mut inner = Vec::new();
+    ipv4(&mut inner, src, dst, 1, seq as u16, &icmp);
+    pt.extend_from_slice(&inner[14..]); // without the Ethernet header ipv4() writes
+    let pad = (16 - (pt.len() + 2) % 16) % 16;
+    pt.extend(1..=pad as u8);
+    pt.extend_from_slice(&[pad as u8, 4]);
+    let iv: [u8; 16] = std::array::from_fn(|_| r.next() as u8);
+    let n = pt.len();
+    cbc::Encryptor::<aes::Aes128>::new(&ESP_KEY.into(), &iv.into())
+        .encrypt_padded_mut::<NoPadding>(&mut pt, n)
+        .expect("whole blocks");
+    let mut esp = Vec::with_capacity(8 + 16 + n + 12);
+    esp.extend_from_slice(&spi.to_be_bytes());
+    esp.extend_from_slice(&seq.to_be_bytes());
+    esp.extend_from_slice(&iv);
+    esp.extend_from_slice(&pt);
+    let mut m = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&ESP_AUTH_KEY).expect("any key length");
+    m.update(&esp);
+    esp.extend_from_slice(&m.finalize().into_bytes()[..12]);
+    esp
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).expect("usage: gen-capture OUT.pcap [MEGABYTES] [SEED]");
@@ -151,6 +194,11 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x9e37_79b9_7f4a_7c15);
     let mut r = Rng(seed | 1);
+    let esp_mode = match std::env::var("GEN_MODE").as_deref() {
+        Ok("esp-aes-cbc") => true,
+        Ok(m) => panic!("unknown GEN_MODE {m} (esp-aes-cbc)"),
+        Err(_) => false,
+    };
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path).expect("create output"));
     let mut hdr = Vec::new();
     hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
@@ -185,7 +233,19 @@ fn main() {
         let rspi = 0x2222_0000_0000_0000 | tun;
         frame.clear();
         let roll = r.below(10_000);
-        if roll < 3 {
+        if esp_mode {
+            let i = (tun * 2 + dir) as usize;
+            seqs[i] += 1;
+            let size = sizes[r.below(sizes.len() as u64) as usize];
+            let (isrc, idst) = ([10, 1, (tun % 250) as u8, 10], [10, 2, (tun % 250) as u8, 10]);
+            let (isrc, idst) = if dir == 0 { (isrc, idst) } else { (idst, isrc) };
+            let esp = esp_cbc(&mut r, spi, seqs[i], isrc, idst, size);
+            if natt {
+                ipv4(&mut frame, src, dst, 17, n as u16, &udp(4500, 4500, &esp));
+            } else {
+                ipv4(&mut frame, src, dst, 50, n as u16, &esp);
+            }
+        } else if roll < 3 {
             ipv4(
                 &mut frame,
                 a,
