@@ -69,6 +69,7 @@ fn main() {
     let mut ip = sink("ip_fragments", 1000);
     let mut ike = sink("ike_message", 2000);
     let mut natt = sink("natt_esp", 1000);
+    let mut dec = sink("decrypt", 2000);
     let mut small: Vec<Vec<u8>> = Vec::new();
     for p in &all {
         let Ok(bytes) = fs::read(p) else { continue };
@@ -141,6 +142,7 @@ fn main() {
         v.extend_from_slice(&w[1]);
         pair.put(&v);
     }
+    decrypt_seeds(root, &mut dec);
     for (n, s) in [
         ("capture_reader", &cap),
         ("diagnose_pair", &pair),
@@ -150,7 +152,55 @@ fn main() {
         ("ip_fragments", &ip),
         ("ike_message", &ike),
         ("natt_esp", &natt),
+        ("decrypt", &dec),
     ] {
         eprintln!("{n}: {} seeds", s.seen.len());
+    }
+}
+
+/// The decrypt target's seeds from the lab tunnels (tests/data/decrypt): their ESP packets as
+/// given, for every suite (wrong keys), and their pings in the clear with RFC 4303 trailers, true
+/// and lying, to be sealed with each suite's keys.
+fn decrypt_seeds(root: &Path, dec: &mut Sink) {
+    let mut caps = Vec::new();
+    files(&root.join("tests/data/decrypt"), &mut caps);
+    caps.sort();
+    for p in caps.iter().filter(|p| p.extension().is_some_and(|e| e == "pcap")) {
+        let Ok(bytes) = fs::read(p) else { continue };
+        let Ok(mut r) = CaptureReader::new(&bytes[..]) else {
+            continue;
+        };
+        while let Some(Ok(f)) = r.next_frame() {
+            let Ok(l) = link::decode(f.linktype, f.data, f.wire_len) else {
+                continue;
+            };
+            let b = l.payload;
+            if b.len() < 28 || b[0] != 0x45 {
+                continue;
+            }
+            match b[9] {
+                17 if b[20..22] == [0x11, 0x94] && b[28..].len() > 8 && b[28..32] != [0; 4] => {
+                    for sel in 0..12u8 {
+                        let mut v = vec![sel | (sel & 1) << 4];
+                        v.extend_from_slice(&b[28..]);
+                        dec.put(&v);
+                    }
+                }
+                1 => {
+                    for sel in 0..12u8 {
+                        for padlen in [None, Some(255u8), Some(17)] {
+                            let mut v = vec![0x20 | sel];
+                            v.extend_from_slice(b);
+                            let pad = (16 - (b.len() + 2) % 16) % 16;
+                            v.extend((1..=pad as u8).collect::<Vec<u8>>());
+                            v.push(padlen.unwrap_or(pad as u8));
+                            v.push(4);
+                            dec.put(&v);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
