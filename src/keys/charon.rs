@@ -161,6 +161,8 @@ struct Dump {
 struct Ctx {
     ike_proposal: Option<Result<(Encr, Integ, bool), String>>,
     esp_proposal: Option<Result<(Encr, Integ, bool), String>>,
+    /// The ESP proposal has EXT_SEQ (extended sequence numbers).
+    esp_esn: bool,
     ike_keys: HashMap<&'static str, Vec<u8>>,
     child_keys: HashMap<&'static str, Vec<u8>>,
     /// Index in the ring of the IKE SA whose SPIs the next `checkin` gives.
@@ -288,7 +290,7 @@ impl Parser {
         let c = self.ctx(id);
         let keys = std::mem::take(&mut c.child_keys);
         let initiator = std::mem::take(&mut c.establishing) || (c.ikev1 && c.ike_initiator);
-        let (me, peer) = (c.me, c.peer);
+        let (me, peer, esn) = (c.me, c.peer, c.esp_esn);
         let prop = c.esp_proposal.clone();
         if keys.is_empty() {
             // Logged below level 4 of chd: nothing to take.
@@ -338,7 +340,7 @@ impl Parser {
                     .push(format!("{at}: CHILD_SA key skipped: its integrity key is missing"));
                 continue;
             }
-            let sa = EspSa {
+            let mut sa = EspSa {
                 spi: Some(spi),
                 src,
                 dst,
@@ -347,6 +349,20 @@ impl Parser {
                 integ,
                 integ_key,
             };
+            if esn {
+                match super::text::esn(sa) {
+                    Ok((kept, note)) => {
+                        if let Some(n) = note {
+                            self.notes.push(format!("{at}: ESP SA {spi:#010x}: {n}"));
+                        }
+                        sa = kept;
+                    }
+                    Err(why) => {
+                        self.notes.push(format!("{at}: ESP SA {spi:#010x} skipped: {why}"));
+                        continue;
+                    }
+                }
+            }
             let origin = self.origin.clone();
             self.notes.bounded(&mut self.ring.esp, sa, &origin, "ESP SAs");
         }
@@ -455,6 +471,7 @@ impl Lines for Parser {
                 c.ike_proposal = Some(proposal(p));
             } else if let Some(p) = p.strip_prefix("ESP:") {
                 c.esp_proposal = Some(proposal(p));
+                c.esp_esn = p.split('/').any(|t| t == "EXT_SEQ");
             }
         } else if m.starts_with("establishing CHILD_SA ") {
             self.ctx(id).establishing = true;

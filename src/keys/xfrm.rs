@@ -36,6 +36,8 @@ struct Sa {
     spi: Option<u32>,
     encr: Option<(Encr, Vec<u8>)>,
     integ: Option<(Integ, Option<Vec<u8>>)>,
+    /// `flag esn` on its replay-window line.
+    esn: bool,
     /// Why the SA cannot be used (the first reason found).
     bad: Option<String>,
 }
@@ -78,7 +80,8 @@ impl Parser {
             (_, Some(i)) => i,
             (_, None) => (Integ::None, None),
         };
-        let sa = EspSa {
+        let esn = sa.esn;
+        let mut sa = EspSa {
             spi: sa.spi,
             src: sa.src,
             dst: sa.dst,
@@ -87,6 +90,21 @@ impl Parser {
             integ,
             integ_key,
         };
+        if esn {
+            match super::text::esn(sa) {
+                Ok((kept, note)) => {
+                    if let Some(n) = note {
+                        self.notes
+                            .push(format!("{at}: ESP SA {:#010x}: {n}", kept.spi.unwrap_or(0)));
+                    }
+                    sa = kept;
+                }
+                Err(why) => {
+                    self.notes.push(format!("{at}: ESP SA skipped: {why}"));
+                    return;
+                }
+            }
+        }
         let origin = self.origin.clone();
         self.notes.bounded(&mut self.ring.esp, sa, &origin, "ESP SAs");
     }
@@ -237,6 +255,14 @@ impl Lines for Parser {
                 }
             }
             "enc" | "auth" | "auth-trunc" | "aead" => self.algo(word, rest, n),
+            "replay-window" => {
+                // "replay-window 0 flag esn" (and "... flag af-unspec esn (0x10100000)" under -s;
+                // the stats' "replay-window 0 replay 0 failed 0" has no flags).
+                if let Some(sa) = self.sa.as_mut() {
+                    let flags = rest.split(" flag ").nth(1).unwrap_or("");
+                    sa.esn |= flags.split_whitespace().any(|f| f == "esn");
+                }
+            }
             "comp" => {}
             _ => {}
         }

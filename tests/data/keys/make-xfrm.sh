@@ -34,6 +34,9 @@ add src 2001:db8:a::1 dst 2001:db8:b::2 proto esp spi 0x00003001 reqid 4 mode tu
 add src $A dst $B proto esp spi 0x00004001 reqid 5 mode transport auth-trunc 'hmac(sha512)' 0x$(printf '%02x' $(seq 0 63)) 256 enc 'ecb(cipher_null)' ''
 # HMAC-SHA256 cut to 96 bits, as Linux allows (and old Linux peers used)
 add src $A dst $B proto esp spi 0x00005001 reqid 6 mode tunnel auth-trunc 'hmac(sha256)' $K32 96 enc 'cbc(aes)' 0x000102030405060708090a0b0c0d0e0f1011121314151617
+# Extended sequence numbers (Libreswan's default with a Libreswan peer)
+add src $A dst $B proto esp spi 0x00006001 reqid 7 mode tunnel flag esn replay-window 128 auth-trunc 'hmac(sha256)' $K32 128 enc 'cbc(aes)' $K32
+add src $A dst $B proto esp spi 0x00007001 reqid 8 mode tunnel flag esn replay-window 128 aead 'rfc4106(gcm(aes))' 0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223 128
 ip xfrm monitor file "$bin" >xfrm-state.txt
 ip -s xfrm monitor file "$bin" >xfrm-state-s.txt
 rm -f "$bin"
