@@ -35,8 +35,13 @@ pub fn is_entry(line: &str) -> bool {
     }
 }
 
+/// Bytes of ESP entries kept from one file.
+const MAX_SPEC_BYTES: usize = 16 << 20;
+
 pub(crate) struct Parser {
     origin: String,
+    spec_bytes: usize,
+    spec_full: bool,
     /// The file's entries in tcpdump's syntax, for [`crate::print::esp::parse`]: bounded by
     /// the line cap and MAX_SAS lines.
     spec: Vec<(usize, String)>,
@@ -49,6 +54,8 @@ impl Parser {
     pub fn new(origin: &str) -> Self {
         Parser {
             origin: origin.to_string(),
+            spec_bytes: 0,
+            spec_full: false,
             spec: Vec::new(),
             half: Vec::new(),
             ring: KeyRing::default(),
@@ -120,8 +127,17 @@ impl Lines for Parser {
             }
             return;
         }
-        if self.spec.len() < super::MAX_SAS {
+        // ESP entries wait for the end (tcpdump's reader takes them all at once): bounded.
+        if self.spec.len() < super::MAX_SAS && self.spec_bytes + t.len() <= MAX_SPEC_BYTES {
+            self.spec_bytes += t.len();
             self.spec.push((n, t.to_string()));
+        } else if !self.spec_full {
+            self.spec_full = true;
+            self.notes.push(format!(
+                "{}:{n}: more entries than ipsec-doctor keeps ({} or {MAX_SPEC_BYTES} bytes); the rest left out",
+                self.origin,
+                super::MAX_SAS
+            ));
         }
     }
 
@@ -187,6 +203,15 @@ mod tests {
         let l = crate::keys::parse(crate::keys::Kind::Tcpdump, t, "e").unwrap();
         assert_eq!(l.keys.esp[0].encr, Encr::AesGcm { icv: 16 });
         assert_eq!(l.keys.esp[0].encr_key.len(), 20);
+    }
+
+    #[test]
+    fn entries_kept_are_bounded() {
+        let line = format!("0x1@192.0.2.1 aes128:0x{}\n", "00".repeat(30_000));
+        let text = line.repeat((MAX_SPEC_BYTES / line.len()) + 2);
+        let l = crate::keys::parse(crate::keys::Kind::Tcpdump, &text, "big").unwrap();
+        assert!(l.keys.esp.len() < MAX_SPEC_BYTES / line.len() + 2);
+        assert!(l.warnings.iter().any(|w| w.contains("the rest left out")));
     }
 
     #[test]
