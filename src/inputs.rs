@@ -28,6 +28,8 @@ pub struct Capture {
     /// Packets of link types we cannot decode, by link type (reported once each).
     pub unknown_link: BTreeMap<u32, u64>,
     pub frag_stats: frag::Stats,
+    /// IKE over TCP: what the stream reassembly did and gave up.
+    pub tcp_stats: crate::wire::tcp::Stats,
     /// The reader stopped at damage: everything before it was used.
     pub error: Option<String>,
 }
@@ -695,6 +697,7 @@ impl CaptureDecoder {
             Err(Skip::NotIp | Skip::Truncated) => c.timeline.packets += 1,
         }
         c.frag_stats = self.decoder.frag_stats();
+        c.tcp_stats = self.decoder.tcp_stats();
     }
 }
 
@@ -706,6 +709,7 @@ impl Capture {
             timeline: Timeline::new(limits.track),
             unknown_link: BTreeMap::new(),
             frag_stats: frag::Stats::default(),
+            tcp_stats: Default::default(),
             error: None,
         }
     }
@@ -723,6 +727,10 @@ impl Capture {
             (
                 f.dropped_limit,
                 "fragments refused by --max-frag-bytes / --max-frag-datagrams",
+            ),
+            (
+                self.tcp_stats.dropped_limit,
+                "TCP 4500 segments or streams past the stream reassembly's limits",
             ),
         ]
         .iter()

@@ -45,7 +45,11 @@ fn flow_evidence(case: &Case<'_>, gw: Option<GwId>, f: &EspFlow, what: &str) -> 
             f.key.spi,
             f.key.src,
             f.key.dst,
-            if f.key.udp.is_some() { " (UDP-encapsulated)" } else { "" },
+            match (f.key.tcp, f.key.udp.is_some()) {
+                (true, _) => " (in TCP 4500)",
+                (false, true) => " (UDP-encapsulated)",
+                _ => "",
+            },
             f.packets,
             f.seq_min,
             f.seq_max
@@ -250,10 +254,10 @@ pub fn analyse(case: &Case<'_>, ike: &IkeAnalysis) -> Option<Finding> {
         if let Some((l, s)) = lost.first().and_then(|l| Some((l, l.sent?))) {
             let both = dirs_lost.len() >= 2 || (ok.is_empty() && sent.len() >= 2);
             let encap = s.key.udp.is_some();
-            let what = if encap {
-                "UDP-encapsulated ESP (UDP 4500)"
-            } else {
-                "ESP (IP protocol 50)"
+            let what = match (s.key.tcp, encap) {
+                (true, _) => "ESP in TCP 4500 (RFC 8229)",
+                (false, true) => "UDP-encapsulated ESP (UDP 4500)",
+                _ => "ESP (IP protocol 50)",
             };
             // Nothing arrived in any direction: blocked. (With traffic sent one way only, the
             // other way is untested; the summary says so.)

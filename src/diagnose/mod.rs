@@ -154,7 +154,9 @@ pub fn describe(m: &IkeMsg) -> String {
         )
     };
     let mut extra = String::new();
-    if m.natt {
+    if m.tcp {
+        extra.push_str(", TCP 4500");
+    } else if m.natt {
         extra.push_str(", UDP 4500");
     }
     if m.ip_fragmented {

@@ -203,6 +203,7 @@ impl Cap {
                 timeline: self.tl,
                 unknown_link: BTreeMap::new(),
                 frag_stats: Stats::default(),
+                tcp_stats: Default::default(),
                 error: None,
             }],
             logs: vec![],

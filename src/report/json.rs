@@ -62,8 +62,11 @@ struct IkeMsgJson {
     response: bool,
     from: String,
     to: String,
-    /// Sent on UDP 4500 with the non-ESP marker (NAT-T).
+    /// Sent on UDP 4500 with the non-ESP marker (NAT-T), or in TCP (`tcp`).
     natt: bool,
+    /// Carried in a TCP stream (RFC 8229).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tcp: bool,
     length: u32,
     /// IKEv1: the encryption flag.
     encrypted: bool,
@@ -90,6 +93,9 @@ struct EspJson {
     sent_packets: Option<u64>,
     arrived_packets: Option<u64>,
     encapsulated: bool,
+    /// Carried in TCP streams (RFC 8229).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tcp: bool,
     /// With its keys given: the inner traffic and the packets not opened.
     #[serde(skip_serializing_if = "Option::is_none")]
     decrypted: Option<crate::track::opened::EspOpened>,
@@ -222,6 +228,7 @@ pub(super) fn render(model: &Model<'_, '_>) -> String {
                     from: m.src.to_string(),
                     to: m.dst.to_string(),
                     natt: m.natt,
+                    tcp: m.tcp,
                     length: m.length,
                     encrypted: m.is_v1_encrypted(),
                     retransmission: m.retransmission,
@@ -254,6 +261,7 @@ pub(super) fn render(model: &Model<'_, '_>) -> String {
             sent_packets: p.sent,
             arrived_packets: p.arrived,
             encapsulated: p.encapsulated,
+            tcp: p.tcp,
             decrypted: p.opened.clone(),
         })
         .collect();

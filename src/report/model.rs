@@ -54,6 +54,8 @@ pub struct EspBand {
     pub start: f64,
     pub end: f64,
     pub encapsulated: bool,
+    /// In TCP streams (RFC 8229).
+    pub tcp: bool,
     /// What the keys opened: at the sender, else at the receiver.
     pub opened: Option<crate::track::opened::EspOpened>,
     /// Sent packets the receiver's capture does not show (when both captures are there).
@@ -190,6 +192,7 @@ impl<'c, 'a> Model<'c, 'a> {
                     start: if start.is_finite() { start } else { 0.0 },
                     end: if end.is_finite() { end } else { 0.0 },
                     encapsulated: p.sent.or(p.arrived).is_some_and(|f| f.key.udp.is_some()),
+                    tcp: p.sent.or(p.arrived).is_some_and(|f| f.key.tcp),
                     opened: p
                         .sent
                         .and_then(|f| f.opened.clone())

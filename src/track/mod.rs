@@ -57,8 +57,11 @@ pub struct IkeMsg {
     pub time: f64,
     pub src: SocketAddr,
     pub dst: SocketAddr,
-    /// On UDP 4500 after the non-ESP marker.
+    /// On UDP 4500 after the non-ESP marker (or on TCP, where `tcp` says so).
     pub natt: bool,
+    /// Carried in a TCP stream (RFC 8229).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tcp: bool,
     #[serde(serialize_with = "hex8")]
     pub ispi: [u8; 8],
     #[serde(serialize_with = "hex8")]
@@ -148,8 +151,10 @@ pub struct FlowKey {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub spi: u32,
-    /// UDP ports when ESP is encapsulated in UDP.
+    /// UDP ports when ESP is encapsulated in UDP (TCP ports when `tcp`).
     pub udp: Option<(u16, u16)>,
+    /// Carried in a TCP stream (RFC 8229).
+    pub tcp: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -657,6 +662,7 @@ impl Timeline {
             src: SocketAddr::new(d.ip.src, sport),
             dst: SocketAddr::new(d.ip.dst, dport),
             natt,
+            tcp: matches!(d.l4, L4::Tcp { .. }),
             ispi: h.initiator_spi(),
             rspi: h.responder_spi(),
             major: h.major_version(),
@@ -818,6 +824,7 @@ impl Timeline {
             dst: d.ip.dst,
             spi: e.spi,
             udp,
+            tcp: matches!(d.l4, L4::Tcp { .. }),
         };
         let idx = match self.esp_index.get(&key) {
             Some(&i) => i,
