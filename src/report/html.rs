@@ -770,6 +770,9 @@ fn msgs_svg(h: &mut String, model: &Model<'_, '_>, group: &[usize], t: f64, y: f
         let end = if m.lost { mid + dir * 20.0 } else { xb - dir * 2.0 };
         let yend = if m.lost { ys + 2.5 } else { ye };
         let mut title = format!("{} {}", m.label, m.detail);
+        if let Some(o) = &m.opened {
+            title.push_str(&format!(" · {o}"));
+        }
         if let Some(s) = m.sent {
             title.push_str(&format!(" · sent {}", at(model, s)));
         }
@@ -895,7 +898,7 @@ fn esp_svg(h: &mut String, model: &Model<'_, '_>, i: usize, t: f64, y: f64) {
     let text = format!(
         "ESP 0x{:08x}{} · {} sent, {} arrived{}",
         b.spi,
-        if b.encapsulated { " (UDP 4500)" } else { "" },
+        b.carrier(),
         count(b.sent),
         count(b.arrived),
         if b.lost > 0 {
@@ -962,7 +965,11 @@ fn esp_html(h: &mut String, model: &Model<'_, '_>) {
             h,
             "<tr><td class=\"mono\"><a href=\"#esp-{i}\">0x{:08x}</a>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"mono\">{}–{}</td></tr>",
             b.spi,
-            if b.encapsulated { " (UDP)" } else { "" },
+            match (b.tcp, b.encapsulated) {
+                (true, _) => " (TCP)",
+                (false, true) => " (UDP)",
+                _ => "",
+            },
             esc(b.from.map_or("?", |g| model.gw_name(g))),
             esc(b.to.map_or("?", |g| model.gw_name(g))),
             count(b.sent),
@@ -1117,6 +1124,9 @@ fn packets_html(h: &mut String, model: &Model<'_, '_>) {
             esc(&m.label),
             esc(&m.detail)
         );
+        if let Some(o) = &m.opened {
+            let _ = write!(h, "\n{}", esc(o));
+        }
         if m.lost {
             h.push_str(" <span class=\"bad\">never arrived</span>");
         }

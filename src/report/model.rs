@@ -28,6 +28,8 @@ pub struct Message {
     pub label: String,
     /// The exchange and message id, e.g. `msgid 1` (IKEv2) or `msgid 1a2b3c4d` (IKEv1).
     pub detail: String,
+    /// With its keys: `decrypted: IDi=.. N(..)`, or why the keys did not open it.
+    pub opened: Option<String>,
     pub retransmission: bool,
     /// The receiver's capture is there and does not show it.
     pub lost: bool,
@@ -61,6 +63,17 @@ pub struct EspBand {
     /// Sent packets the receiver's capture does not show (when both captures are there).
     pub lost: u64,
     pub cited: Vec<(usize, usize)>,
+}
+
+impl EspBand {
+    /// How it travels, as the ladder and the timeline label it: ` (UDP 4500)`, ` (TCP 4500)`.
+    pub fn carrier(&self) -> &'static str {
+        match (self.tcp, self.encapsulated) {
+            (true, _) => " (TCP 4500)",
+            (false, true) => " (UDP 4500)",
+            _ => "",
+        }
+    }
 }
 
 /// An ICMP error captured at a gateway.
@@ -147,6 +160,7 @@ impl<'c, 'a> Model<'c, 'a> {
                     arrived_time,
                     label: String::new(),
                     detail: detail(m),
+                    opened: opened(m),
                     retransmission: m.retransmission,
                     lost,
                     fragments,
@@ -398,16 +412,18 @@ fn fragments_of(case: &Case<'_>, frags: &FragIndex, r: MsgRef) -> Vec<u64> {
 
 /// `msgid 1` (IKEv2), `msgid 1a2b3c4d` (IKEv1).
 fn detail(m: &IkeMsg) -> String {
-    use crate::track::opened::Decryption;
-    let id = if m.major >= 2 {
+    if m.major >= 2 {
         format!("msgid {}", m.msgid)
     } else {
         format!("msgid {:08x}", m.msgid)
-    };
-    match &m.opened {
-        Some(Decryption::Opened(o)) => format!("{id}; decrypted: {}", o.summary()),
-        Some(Decryption::Failed(why)) => format!("{id}; not decrypted: {why}"),
-        None => id,
+    }
+}
+
+fn opened(m: &IkeMsg) -> Option<String> {
+    use crate::track::opened::Decryption;
+    match m.opened.as_ref()? {
+        Decryption::Opened(o) => Some(format!("decrypted: {}", o.summary())),
+        Decryption::Failed(why) => Some(format!("not decrypted: {why}")),
     }
 }
 

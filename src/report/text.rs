@@ -328,6 +328,9 @@ fn ladder(model: &Model<'_, '_>, width: usize) -> String {
                     if im.major >= 2 {
                         what.push_str(&format!(" {}", m.detail));
                     }
+                    if let Some(o) = &m.opened {
+                        what.push_str(&format!(" ({o})"));
+                    }
                 }
                 if m.natt {
                     what.push_str(" 4500");
@@ -400,7 +403,7 @@ fn ladder(model: &Model<'_, '_>, width: usize) -> String {
             b.spi,
             name(b.from),
             name(b.to),
-            if b.encapsulated { " (UDP 4500)" } else { "" },
+            b.carrier(),
             count(b.sent),
             count(b.arrived),
             fmt_time(b.start),
