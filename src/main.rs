@@ -123,7 +123,9 @@ supported: each is refused with a one-line message naming it. Exit status: 0 don
         /// Decrypt ESP as tcpdump -E: `[spi@addr] algo:secret` entries separated by commas, or
         /// `file PATH` (one per line); algos des-cbc, 3des-cbc, aes128-cbc, aes192-cbc, aes256-cbc,
         /// with -hmac96 for a 12-byte ICV; `ikev2 I|R 0xISPI 0xRSPI authalg:key encalg:key` lines
-        /// decrypt IKEv2 SK payloads
+        /// decrypt IKEv2 SK payloads. Beyond tcpdump: aes128-gcm16 (-gcm12, -gcm8; aes192,
+        /// aes256) and chacha20-poly1305, the secret being the key and its 4-byte salt, the ICV
+        /// checked (a mismatch prints [wrong key or corrupted packet ...])
         #[arg(short = 'E', value_name = "SPEC")]
         espsecret: Option<String>,
         /// Decrypt with the keys in FILE (repeatable): ip -s xfrm state output, Wireshark's
