@@ -106,7 +106,14 @@ fn charon_log_without_key_lines_is_no_key_source() {
     let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/healthy-sw6-ikev2/sg1-charon.log");
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(keys::recognise(&text), None);
-    assert!(keys::load(&log).unwrap_err().contains("no keys recognised"));
+    // Given with --keys, it is said to hold none, and the rest goes on.
+    let l = keys::load(&log).unwrap();
+    assert!(l.keys.is_empty());
+    assert!(
+        l.warnings.iter().any(|w| w.contains("without key lines")),
+        "{:?}",
+        l.warnings
+    );
 }
 
 #[test]
@@ -337,6 +344,9 @@ fn every_example_with_keys() {
         let mut by_gw: std::collections::BTreeMap<String, Vec<keys::Loaded>> = Default::default();
         for f in files {
             let Ok(l) = keys::load(&f) else { continue };
+            if l.keys.is_empty() && l.warnings.iter().any(|w| w.contains("without key lines")) {
+                continue; // a daemon log without key lines
+            }
             sources += 1;
             eprintln!(
                 "{}: {:?} esp {} ike {} {:?}",

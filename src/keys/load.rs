@@ -144,9 +144,18 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
         Some(crate::logs::Daemon::Pluto) => Kind::Pluto,
         _ => return Err(none()),
     };
-    let l = load_as(path, kind)?;
+    let mut l = load_as(path, kind)?;
     if l.keys.is_empty() && l.warnings.is_empty() {
-        return Err(none());
+        // A daemon's log without key lines we read: said, and the rest goes on.
+        l.warnings.push(format!(
+            "{origin}: a {} log without key lines ipsec-doctor reads ({}): no keys from it",
+            if kind == Kind::Charon { "charon" } else { "pluto" },
+            if kind == Kind::Charon {
+                "IKEv2 and CHILD_SA keys need charondebug ike 4, chd 4; IKEv1 phase-1 keys are not read"
+            } else {
+                "keys need plutodebug=all,private, and pluto logs IKE keys only once the IKE SA is authenticated"
+            }
+        ));
     }
     Ok(l)
 }
