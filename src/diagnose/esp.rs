@@ -446,13 +446,20 @@ fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
         }
         // What the hosts behind the sender tried to send (its internal capture), else any
         // unicast traffic between hosts: that is what should leave the receiver inside.
-        let sender_inner: Vec<(IpAddr, IpAddr)> = case
+        let mut sender_inner: Vec<(IpAddr, IpAddr)> = case
             .gw_ids()
             .filter(|&o| o != gi)
             .flat_map(|o| case.gw(o).internal.iter().flat_map(|c| c.timeline.plain.iter()))
             .filter(|p| host_traffic(p.key.src, p.key.dst))
             .map(|p| (p.key.src, p.key.dst))
             .collect();
+        // Decrypted, the ESP that arrived says itself what it carries.
+        let carried: Vec<&crate::track::opened::InnerFlow> = arrived
+            .iter()
+            .filter_map(|p| p.arrived?.opened.as_ref())
+            .flat_map(|o| o.inner.iter())
+            .collect();
+        sender_inner.extend(carried.iter().map(|i| (i.src, i.dst)));
         let inner_out = g.internal.iter().any(|c| {
             c.timeline.plain.iter().any(|p| {
                 host_traffic(p.key.src, p.key.dst)
@@ -465,7 +472,10 @@ fn not_forwarded(case: &Case<'_>) -> Option<Finding> {
                 Finding::new(
                     Cause::DecryptedNotForwarded,
                     0.75,
-                    format!("ESP arrives at {} but nothing leaves its internal interface: the decrypted traffic is dropped there", g.name),
+                    match carried.first() {
+                        Some(i) => format!("ESP arrives at {} carrying {} from {} to {}, which never leaves its internal interface: the decrypted traffic is dropped there", g.name, i.what, i.src, i.dst),
+                        None => format!("ESP arrives at {} but nothing leaves its internal interface: the decrypted traffic is dropped there", g.name),
+                    },
                 )
                 .with(flow_evidence(case, Some(gi), r, "arrived"))
                 .advise("check the forwarding firewall, routing and rp_filter on that gateway (sysctl net.ipv4.conf.all.rp_filter)"),
