@@ -143,11 +143,13 @@ fn is_aead(encr: Encr) -> bool {
 }
 
 /// Checks the HMAC over `covered` against the truncated `icv`.
-fn hmac_check(integ: Integ, key: &[u8], covered: &[u8], icv: &[u8]) -> Result<(), Failure> {
-    fn check<M: Mac + hmac::KeyInit>(key: &[u8], covered: &[u8], icv: &[u8]) -> Result<(), Failure> {
+fn hmac_check(integ: Integ, key: &[u8], covered: &[&[u8]], icv: &[u8]) -> Result<(), Failure> {
+    fn check<M: Mac + hmac::KeyInit>(key: &[u8], covered: &[&[u8]], icv: &[u8]) -> Result<(), Failure> {
         // HMAC takes keys of any length, so this cannot fail on the key.
         let mut m = <M as hmac::KeyInit>::new_from_slice(key).map_err(|_| Failure::BadKey)?;
-        m.update(covered);
+        for part in covered {
+            m.update(part);
+        }
         m.verify_truncated_left(icv).map_err(|_| Failure::Icv)
     }
     match integ {
@@ -265,14 +267,30 @@ pub fn esp(sa: &EspSa, esp: &[u8]) -> Result<Plain, Failure> {
         return Err(Failure::Truncated);
     }
     let icv_bytes = &esp[icv_at..];
+    // With extended sequence numbers the ICV also covers the sequence number's high half (RFC
+    // 4303 §2.2.1: appended after the trailer) and an AEAD's AAD is SPI, high half, low half
+    // (RFC 4106 §5, RFC 7634 §2.1). No packet carries the high half: 0 until 2^32 packets.
+    let high = [0u8; 4];
     let mut icv = Icv::NotChecked;
     if is_aead(sa.encr) {
         icv = Icv::Verified;
     } else if let (Some(key), true) = (&sa.integ_key, s.icv > 0) {
-        hmac_check(sa.integ, key, &esp[..icv_at], icv_bytes)?;
+        let covered: &[&[u8]] = if sa.esn {
+            &[&esp[..icv_at], &high]
+        } else {
+            &[&esp[..icv_at]]
+        };
+        hmac_check(sa.integ, key, covered, icv_bytes)?;
         icv = Icv::Verified;
     }
-    let mut data = open(sa.encr, &sa.encr_key, iv, &esp[..8], ct, icv_bytes)?;
+    let esn_aad;
+    let aad: &[u8] = if sa.esn {
+        esn_aad = [&esp[..4], &high[..], &esp[4..8]].concat();
+        &esn_aad
+    } else {
+        &esp[..8]
+    };
+    let mut data = open(sa.encr, &sa.encr_key, iv, aad, ct, icv_bytes)?;
     let n = data.len();
     let padlen = data[n - 2] as usize;
     let next = data[n - 1];
@@ -364,7 +382,7 @@ pub fn ike_sk_padded(sa: &IkeSa, msg: &[u8], sk: usize, from_initiator: bool) ->
     if is_aead(sa.encr) {
         icv = Icv::Verified;
     } else if let (Some(key), true) = (ak, s.icv > 0) {
-        hmac_check(sa.integ, key, &msg[..icv_at], icv_bytes)?;
+        hmac_check(sa.integ, key, &[&msg[..icv_at]], icv_bytes)?;
         icv = Icv::Verified;
     }
     let data = open(sa.encr, ek, iv, &msg[..body], ct, icv_bytes)?;
@@ -427,6 +445,7 @@ mod tests {
             encr_key: hex(key),
             integ,
             integ_key: ikey.map(hex),
+            esn: false,
         }
     }
 
@@ -557,6 +576,7 @@ mod tests {
                     encr_key: hex(f[5]),
                     integ: integ(f[6]),
                     integ_key: key(f[7]),
+                    esn: false,
                 }),
                 _ => {
                     ike = Some(IkeSa {
@@ -654,6 +674,62 @@ mod tests {
             off += u16::from_be_bytes([d[off + 2], d[off + 3]]) as usize;
         }
         off
+    }
+
+    /// Extended sequence numbers: the ICV covers the high half after the trailer. A real packet
+    /// (no ESN) does not verify as ESN; the same packet with its ICV made by OpenSSL over the
+    /// packet and a zero high half opens to the same plaintext, verified.
+    #[test]
+    fn esn_icv_covers_the_high_half() {
+        let (sas, _) = vector("aes128-sha256");
+        let (esp, _) = captured("tests/data/decrypt/aes128-sha256.pcap");
+        let (_, _, e) = &esp[0];
+        let spi = u32::from_be_bytes(e[..4].try_into().unwrap());
+        let mut sa = sas.iter().find(|sa| sa.spi == Some(spi)).unwrap().clone();
+        let plain = super::esp(&sa, e).unwrap();
+        sa.esn = true;
+        assert_eq!(super::esp(&sa, e), Err(Failure::Icv));
+        let icv_at = e.len() - 16;
+        let dir = std::env::temp_dir().join(format!("ipsec-doctor-esn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let covered = dir.join("covered");
+        std::fs::write(&covered, [&e[..icv_at], &[0u8; 4][..]].concat()).unwrap();
+        let key: String = sa
+            .integ_key
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let out = std::process::Command::new("openssl")
+            .args([
+                "dgst",
+                "-sha256",
+                "-mac",
+                "HMAC",
+                "-macopt",
+                &format!("hexkey:{key}"),
+                "-binary",
+            ])
+            .arg(&covered)
+            .output();
+        let _ = std::fs::remove_dir_all(&dir);
+        let Some(out) = out.ok().filter(|o| o.status.success()) else {
+            assert!(std::env::var_os("CI").is_none(), "openssl is needed");
+            return;
+        };
+        let esn_packet = [&e[..icv_at], &out.stdout[..16]].concat();
+        let p = super::esp(&sa, &esn_packet).unwrap();
+        assert_eq!((p.icv, &p.data, p.next), (Icv::Verified, &plain.data, plain.next));
+        // An AEAD's AAD takes the high half too: a real GCM packet does not open as ESN.
+        let (sas, _) = vector("aes128gcm16");
+        let (esp, _) = captured("tests/data/decrypt/aes128gcm16.pcap");
+        let (_, _, e) = &esp[0];
+        let spi = u32::from_be_bytes(e[..4].try_into().unwrap());
+        let mut sa = sas.iter().find(|sa| sa.spi == Some(spi)).unwrap().clone();
+        assert!(super::esp(&sa, e).is_ok());
+        sa.esn = true;
+        assert_eq!(super::esp(&sa, e), Err(Failure::Icv));
     }
 
     #[test]

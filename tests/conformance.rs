@@ -432,6 +432,7 @@ fn lab_vector(name: &str) -> LabVector {
         encr_key: hex(keys[5]),
         integ: integ(f[6]),
         integ_key: key(keys[7]),
+        esn: false,
     };
     let ike_sa = |swap: bool| {
         let (ei, er, ai, ar) = if swap { (5, 4, 8, 7) } else { (4, 5, 7, 8) };

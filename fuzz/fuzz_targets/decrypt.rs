@@ -255,6 +255,7 @@ fuzz_target!(|data: &[u8]| {
         encr_key: key(klen, 1),
         integ,
         integ_key: (keyed && integ != Integ::None).then(|| key(20 + integ.icv_len(), 2)),
+        esn: false,
     };
     let ike_sa = IkeSa {
         spis: None,

@@ -340,7 +340,7 @@ impl Parser {
                     .push(format!("{at}: CHILD_SA key skipped: its integrity key is missing"));
                 continue;
             }
-            let mut sa = EspSa {
+            let sa = EspSa {
                 spi: Some(spi),
                 src,
                 dst,
@@ -348,21 +348,8 @@ impl Parser {
                 encr_key: ek,
                 integ,
                 integ_key,
+                esn,
             };
-            if esn {
-                match super::text::esn(sa) {
-                    Ok((kept, note)) => {
-                        if let Some(n) = note {
-                            self.notes.push(format!("{at}: ESP SA {spi:#010x}: {n}"));
-                        }
-                        sa = kept;
-                    }
-                    Err(why) => {
-                        self.notes.push(format!("{at}: ESP SA {spi:#010x} skipped: {why}"));
-                        continue;
-                    }
-                }
-            }
             let origin = self.origin.clone();
             self.notes.bounded(&mut self.ring.esp, sa, &origin, "ESP SAs");
         }

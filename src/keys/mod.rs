@@ -69,6 +69,9 @@ pub struct EspSa {
     pub integ: Integ,
     /// `None` when the ICV's length is known and its key is not: the ICV is skipped, unchecked.
     pub integ_key: Option<Vec<u8>>,
+    /// Extended sequence numbers (RFC 4304): the ICV (an AEAD's AAD) covers the sequence
+    /// number's high half, which no packet carries.
+    pub esn: bool,
 }
 
 /// The keys of one IKEv2 SA: both directions' SK_e and SK_a.

@@ -274,6 +274,8 @@ impl Parser {
             return;
         };
         let truncbug = std::mem::take(&mut self.truncbug);
+        // "+esn" (4.x) or "esn=yes" (5.x): extended sequence numbers.
+        let esn = m.split_whitespace().any(|w| w == "+esn" || w == "esn=yes");
         let r = (|| -> Result<EspSa, String> {
             // 4.x: "...->SRC[SPI]==>DST-PROTO->..."; 5.x: "-> SRC[SPI] ==> DST -> ...", both
             // with "=ENCAP" after the SPI when encapsulated.
@@ -328,21 +330,9 @@ impl Parser {
                 encr_key: enc,
                 integ,
                 integ_key,
+                esn,
             })
         })();
-        // "+esn" (4.x) or "esn=yes" (5.x): extended sequence numbers.
-        let esn = m.split_whitespace().any(|w| w == "+esn" || w == "esn=yes");
-        let r = r.and_then(|sa| {
-            if !esn {
-                return Ok(sa);
-            }
-            let spi = sa.spi.unwrap_or(0);
-            let (kept, note) = super::text::esn(sa).map_err(|why| format!("ESP SA {spi:#010x}: {why}"))?;
-            if let Some(n) = note {
-                self.notes.push(format!("{at}: ESP SA {spi:#010x}: {n}"));
-            }
-            Ok(kept)
-        });
         match r {
             Ok(sa) => {
                 let origin = self.origin.clone();

@@ -184,6 +184,7 @@ impl Lines for Parser {
                     encr_key: sa.key().to_vec(),
                     integ,
                     integ_key: None,
+                    esn: false,
                 };
                 let origin = self.origin.clone();
                 self.notes.bounded(&mut self.ring.esp, esp, &origin, "ESP SAs");

@@ -112,24 +112,6 @@ pub fn unchecked_icv(bytes: usize) -> Option<Integ> {
     }
 }
 
-/// An ESP SA with extended sequence numbers: its ICV (and an AEAD's AAD) covers the sequence
-/// number's high half, which is in no packet and which [`crate::decrypt`] does not take yet. So
-/// that no packet is called "wrong key" for it, a CBC SA is opened with its ICV unchecked and an
-/// AEAD SA, which cannot be opened at all without it, is dropped. `Err` says why it was dropped,
-/// `Ok` carries what to say about a kept one.
-pub fn esn(mut sa: super::EspSa) -> Result<(super::EspSa, Option<&'static str>), &'static str> {
-    if is_aead(sa.encr) {
-        return Err("it uses extended sequence numbers (ESN), which ipsec-doctor cannot open AEAD packets with yet");
-    }
-    if sa.integ_key.take().is_some() {
-        return Ok((
-            sa,
-            Some("it uses extended sequence numbers (ESN), whose high half its ICV covers: its packets are opened with the ICV unchecked"),
-        ));
-    }
-    Ok((sa, None))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,6 +219,7 @@ impl Parser {
             encr_key,
             integ,
             integ_key,
+            esn: false,
         };
         let origin = self.origin.clone();
         self.notes.bounded(&mut self.ring.esp, sa, &origin, "ESP SAs");

@@ -80,8 +80,7 @@ impl Parser {
             (_, Some(i)) => i,
             (_, None) => (Integ::None, None),
         };
-        let esn = sa.esn;
-        let mut sa = EspSa {
+        let sa = EspSa {
             spi: sa.spi,
             src: sa.src,
             dst: sa.dst,
@@ -89,22 +88,8 @@ impl Parser {
             encr_key,
             integ,
             integ_key,
+            esn: sa.esn,
         };
-        if esn {
-            match super::text::esn(sa) {
-                Ok((kept, note)) => {
-                    if let Some(n) = note {
-                        self.notes
-                            .push(format!("{at}: ESP SA {:#010x}: {n}", kept.spi.unwrap_or(0)));
-                    }
-                    sa = kept;
-                }
-                Err(why) => {
-                    self.notes.push(format!("{at}: ESP SA skipped: {why}"));
-                    return;
-                }
-            }
-        }
         let origin = self.origin.clone();
         self.notes.bounded(&mut self.ring.esp, sa, &origin, "ESP SAs");
     }

@@ -513,6 +513,7 @@ impl Sa {
             encr_key: self.key.clone(),
             integ: crate::keys::Integ::None,
             integ_key: None,
+            esn: false,
         })
     }
 }
