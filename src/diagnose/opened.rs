@@ -200,17 +200,15 @@ fn auth_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<F
     let idi_addr = q
         .and_then(|q| q.o.idi.as_deref())
         .and_then(|i| i.parse::<IpAddr>().ok());
-    let seen_from = q.and_then(|q| case.gw(q.at.gw).ike().get(q.at.idx)).map(|m| m.src.ip());
-    let arrived_from = q
-        .and_then(|q| {
-            case.msgs
-                .iter()
-                .find(|p| p.sent == Some(q.at) || p.arrived == Some(q.at))
-        })
-        .and_then(|p| p.arrived)
-        .and_then(|a| case.gw(a.gw).ike().get(a.idx))
-        .map(|m| m.src.ip())
-        .or(seen_from);
+    // The source address at the responder's end (a NAT rewrites it on the way).
+    let arrived_from = q.and_then(|q| {
+        let path = case
+            .msgs
+            .iter()
+            .find(|p| p.sent == Some(q.at) || p.arrived == Some(q.at));
+        let at = path.and_then(|p| p.arrived).unwrap_or(q.at);
+        case.gw(at.gw).ike().get(at.idx).map(|m| m.src.ip())
+    });
     if let (Some(id), Some(from)) = (idi_addr, arrived_from) {
         if id != from {
             return Some(
@@ -218,7 +216,7 @@ fn auth_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>) -> Option<F
                     Cause::IdMismatch,
                     0.6,
                     format!(
-                        "the initiator identifies itself by the address {id} (IDi) but reaches the responder from {from} (NAT); the responder, expecting the address it sees, answered AUTHENTICATION_FAILED"
+                        "the initiator identifies itself by the address {id} (IDi) but reaches the responder from {from} (NAT), and the responder answered AUTHENTICATION_FAILED: a responder that expects the address it sees refuses that ID (a wrong PSK would give the same reply)"
                     ),
                 )
                 .with(req)
