@@ -138,10 +138,6 @@ fn shape(encr: Encr, integ: Integ) -> Shape {
     }
 }
 
-fn is_aead(encr: Encr) -> bool {
-    matches!(encr, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305)
-}
-
 /// Checks the HMAC over `covered` against the truncated `icv`.
 fn hmac_check(integ: Integ, key: &[u8], covered: &[&[u8]], icv: &[u8]) -> Result<(), Failure> {
     fn check<M: Mac + hmac::KeyInit>(key: &[u8], covered: &[&[u8]], icv: &[u8]) -> Result<(), Failure> {
@@ -272,7 +268,7 @@ pub fn esp(sa: &EspSa, esp: &[u8]) -> Result<Plain, Failure> {
     // (RFC 4106 §5, RFC 7634 §2.1). No packet carries the high half: 0 until 2^32 packets.
     let high = [0u8; 4];
     let mut icv = Icv::NotChecked;
-    if is_aead(sa.encr) {
+    if sa.encr.is_aead() {
         icv = Icv::Verified;
     } else if let (Some(key), true) = (&sa.integ_key, s.icv > 0) {
         let covered: &[&[u8]] = if sa.esn {
@@ -379,7 +375,7 @@ pub fn ike_sk_padded(sa: &IkeSa, msg: &[u8], sk: usize, from_initiator: bool) ->
     };
     let icv_bytes = &msg[icv_at..end];
     let mut icv = Icv::NotChecked;
-    if is_aead(sa.encr) {
+    if sa.encr.is_aead() {
         icv = Icv::Verified;
     } else if let (Some(key), true) = (ak, s.icv > 0) {
         hmac_check(sa.integ, key, &[&msg[..icv_at]], icv_bytes)?;

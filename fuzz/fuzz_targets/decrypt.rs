@@ -304,7 +304,7 @@ fuzz_target!(|data: &[u8]| {
     if pt.len() < 2 {
         return;
     }
-    let can_tell = esp_sa.integ_key.is_some() || matches!(encr, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305);
+    let can_tell = esp_sa.integ_key.is_some() || encr.is_aead();
     let e = seal_esp(&esp_sa, &pt);
     let got = decrypt::esp(&esp_sa, &e);
     let want = esp_trailer(&pt);

@@ -141,7 +141,7 @@ fn proposal(p: &str) -> Result<(Encr, Integ, bool), String> {
         }
     }
     let encr = encr.ok_or_else(|| format!("no encryption algorithm ipsec-doctor knows in {p}"))?;
-    let (integ, checked) = if super::text::is_aead(encr) {
+    let (integ, checked) = if encr.is_aead() {
         (Integ::None, true)
     } else {
         integ.unwrap_or((Integ::None, true))

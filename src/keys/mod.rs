@@ -31,6 +31,13 @@ pub enum Encr {
     ChaCha20Poly1305,
 }
 
+impl Encr {
+    /// An AEAD cipher: its tag is the ICV, and its key ends with the 4-byte salt.
+    pub fn is_aead(self) -> bool {
+        matches!(self, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305)
+    }
+}
+
 /// An integrity transform; `None` for AEAD ciphers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Integ {
@@ -174,10 +181,11 @@ impl KeyRing {
             .rev()
             .filter(move |sa| sa.spi == Some(spi))
             .filter(addrs);
-        let open = self.esp.iter().rev().filter(move |sa| {
-            sa.spi.is_none()
-                && (sa.integ_key.is_some() || matches!(sa.encr, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305))
-        });
+        let open = self
+            .esp
+            .iter()
+            .rev()
+            .filter(move |sa| sa.spi.is_none() && (sa.integ_key.is_some() || sa.encr.is_aead()));
         exact.chain(open.filter(addrs))
     }
 
@@ -185,9 +193,11 @@ impl KeyRing {
     /// whose SPIs are unknown and whose ICV can tell.
     pub fn ike_candidates(&self, spii: [u8; 8], spir: [u8; 8]) -> impl Iterator<Item = &IkeSa> {
         let exact = self.ike.iter().rev().filter(move |sa| sa.spis == Some((spii, spir)));
-        let open = self.ike.iter().rev().filter(|sa| {
-            sa.spis.is_none() && (sa.sk_ai.is_some() || matches!(sa.encr, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305))
-        });
+        let open = self
+            .ike
+            .iter()
+            .rev()
+            .filter(|sa| sa.spis.is_none() && (sa.sk_ai.is_some() || sa.encr.is_aead()));
         exact.chain(open)
     }
 }

@@ -235,7 +235,7 @@ impl Parser {
         let r = (|| -> Result<IkeSa, String> {
             let encr = i.encr.clone()?;
             let (integ, checked) = i.integ.clone()?;
-            if super::text::is_aead(encr) && [16, 24, 32].contains(&i.encr_key.len()) {
+            if encr.is_aead() && [16, 24, 32].contains(&i.encr_key.len()) {
                 // DBG_tcpdump_ike_sa_keys prints SK_e alone; the salt is a key of its own there.
                 return Err("this AEAD key is logged without its 4-byte salt (Libreswan keeps the salt apart), so this IKE SA cannot be opened".into());
             }
@@ -313,7 +313,7 @@ impl Parser {
             }
             let encr = encr.ok_or("no encryption algorithm ipsec-doctor knows in the add_sa() line")?;
             check_encr_key(encr, &enc)?;
-            let (integ, integ_key) = if super::text::is_aead(encr) || integ == Integ::None {
+            let (integ, integ_key) = if encr.is_aead() || integ == Integ::None {
                 (Integ::None, None)
             } else if truncbug {
                 (unchecked_icv(12).unwrap_or(integ), None)

@@ -43,7 +43,7 @@ pub fn check_encr_key(encr: Encr, key: &[u8]) -> Result<(), String> {
     if ok.contains(&key.len()) {
         return Ok(());
     }
-    let salt = matches!(encr, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305);
+    let salt = encr.is_aead();
     Err(format!(
         "a {}-byte encryption key does not fit {}{}",
         key.len(),
@@ -93,10 +93,6 @@ pub fn integ_name(i: Integ) -> &'static str {
         Integ::HmacSha384_192 => "HMAC-SHA384-192",
         Integ::HmacSha512_256 => "HMAC-SHA512-256",
     }
-}
-
-pub fn is_aead(e: Encr) -> bool {
-    matches!(e, Encr::AesGcm { .. } | Encr::ChaCha20Poly1305)
 }
 
 /// An integrity transform we cannot check but whose ICV length we know: the packet is opened

@@ -199,7 +199,7 @@ impl Parser {
         let encr = esp_encr(&f[4], &f[6])?;
         let encr_key = key(&f[5], true).ok_or("the encryption key is not hex")?;
         check_encr_key(encr, &encr_key)?;
-        let (integ, integ_key) = if super::text::is_aead(encr) {
+        let (integ, integ_key) = if encr.is_aead() {
             (Integ::None, None)
         } else {
             let (integ, checked) = esp_integ(&f[6])?;
@@ -234,7 +234,7 @@ impl Parser {
         let sk_er = key(&f[3], false).ok_or("SK_er is not hex")?;
         check_encr_key(encr, &sk_ei)?;
         check_encr_key(encr, &sk_er)?;
-        let (integ, checked) = if super::text::is_aead(encr) {
+        let (integ, checked) = if encr.is_aead() {
             (Integ::None, true)
         } else {
             ike_integ(&f[7])?

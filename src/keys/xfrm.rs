@@ -75,10 +75,9 @@ impl Parser {
             ));
             return;
         };
-        let (integ, integ_key) = match (encr, sa.integ) {
-            (Encr::AesGcm { .. } | Encr::ChaCha20Poly1305, _) => (Integ::None, None),
-            (_, Some(i)) => i,
-            (_, None) => (Integ::None, None),
+        let (integ, integ_key) = match sa.integ {
+            Some(i) if !encr.is_aead() => i,
+            _ => (Integ::None, None),
         };
         let sa = EspSa {
             spi: sa.spi,
