@@ -435,7 +435,7 @@ pub fn open_esp(
     o.opened += 1;
     o.verified &= p.icv == Icv::Verified;
     // A dummy packet (RFC 4303 §2.6, next header 59) carries no traffic.
-    let Some((src, dst, what)) = inner_packet(p.next, &p.data, outer) else {
+    let Some((src, dst, what)) = crate::wire::packet::inner_packet(p.next, &p.data, outer) else {
         return;
     };
     let full = o.inner.len() >= INNER_FLOWS;
@@ -459,53 +459,6 @@ pub fn open_esp(
         }),
         None => o.inner_dropped += 1,
     }
-}
-
-/// The addresses and kind of an inner packet: tunnel mode carries an IP packet (next header 4
-/// or 41), transport mode the upper layer itself between the outer addresses.
-fn inner_packet(next: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<(IpAddr, IpAddr, String)> {
-    let (src, dst, proto, l4) = match next {
-        4 => {
-            let ihl = (*d.first()? as usize & 0x0f) * 4;
-            let a: [u8; 4] = d.get(12..16)?.try_into().ok()?;
-            let b: [u8; 4] = d.get(16..20)?.try_into().ok()?;
-            (
-                IpAddr::from(a),
-                IpAddr::from(b),
-                *d.get(9)?,
-                d.get(ihl..).unwrap_or(&[]),
-            )
-        }
-        41 => {
-            let a: [u8; 16] = d.get(8..24)?.try_into().ok()?;
-            let b: [u8; 16] = d.get(24..40)?.try_into().ok()?;
-            (IpAddr::from(a), IpAddr::from(b), *d.get(6)?, d.get(40..).unwrap_or(&[]))
-        }
-        59 => return None,
-        p => (outer.0, outer.1, p, d),
-    };
-    let what = match (proto, l4.first().copied()) {
-        (1, Some(8)) | (58, Some(128)) => "ICMP echo request".to_string(),
-        (1, Some(0)) | (58, Some(129)) => "ICMP echo reply".to_string(),
-        (1, Some(t)) | (58, Some(t)) => format!("ICMP type {t}"),
-        (6, _) => {
-            let flags = l4.get(13).copied().unwrap_or(0);
-            match (flags & 0x02 != 0, flags & 0x10 != 0) {
-                (true, false) => "TCP SYN".into(),
-                (true, true) => "TCP SYN-ACK".into(),
-                _ => match l4.get(2..4) {
-                    Some(p) => format!("TCP {}", u16::from_be_bytes([p[0], p[1]])),
-                    None => "TCP".into(),
-                },
-            }
-        }
-        (17, _) => match l4.get(2..4) {
-            Some(p) => format!("UDP {}", u16::from_be_bytes([p[0], p[1]])),
-            None => "UDP".into(),
-        },
-        (p, _) => format!("protocol {p}"),
-    };
-    Some((src, dst, what))
 }
 
 #[cfg(test)]

@@ -2,13 +2,19 @@
 
 pub const HOPOPTS: u8 = 0;
 pub const ICMP: u8 = 1;
+/// IPv4 in IP (ESP tunnel mode's next header).
+pub const IPV4: u8 = 4;
 pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
+/// IPv6 in IP (ESP tunnel mode's next header).
+pub const IPV6: u8 = 41;
 pub const IPV6_ROUTING: u8 = 43;
 pub const IPV6_FRAGMENT: u8 = 44;
 pub const ESP: u8 = 50;
 pub const AH: u8 = 51;
 pub const ICMPV6: u8 = 58;
+/// No next header: an ESP dummy packet (RFC 4303 §2.6).
+pub const NO_NEXT: u8 = 59;
 pub const IPV6_DSTOPTS: u8 = 60;
 
 pub fn name(p: u8) -> Option<&'static str> {

@@ -240,6 +240,41 @@ fn parse_ip(b: &[u8], wire_len: u32) -> Option<(IpInfo, &[u8])> {
     }
 }
 
+/// What an opened ESP packet carries (its next header, RFC 4303): the inner packet's ends and
+/// kind, `ICMP echo request`, `TCP SYN`, `UDP 53`... Tunnel mode carries an IP packet (4, 41),
+/// read as any other; transport mode the upper layer itself between `outer`'s addresses; a dummy
+/// packet (59) carries nothing.
+pub fn inner_packet(next: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<(IpAddr, IpAddr, String)> {
+    let (src, dst, proto, l4) = match next {
+        ip_proto::IPV4 | ip_proto::IPV6 => {
+            let (ip, l4) = parse_ip(d, d.len() as u32)?;
+            (ip.src, ip.dst, ip.proto, l4)
+        }
+        ip_proto::NO_NEXT => return None,
+        p => (outer.0, outer.1, p, d),
+    };
+    let what = match (proto, l4.first().copied()) {
+        (ip_proto::ICMP, Some(8)) | (ip_proto::ICMPV6, Some(128)) => "ICMP echo request".to_string(),
+        (ip_proto::ICMP, Some(0)) | (ip_proto::ICMPV6, Some(129)) => "ICMP echo reply".to_string(),
+        (ip_proto::ICMP | ip_proto::ICMPV6, Some(t)) => format!("ICMP type {t}"),
+        (ip_proto::TCP, _) => {
+            let flags = l4.get(13).copied().unwrap_or(0);
+            match (flags & 0x02 != 0, flags & 0x10 != 0, be16(l4, 2)) {
+                (true, false, _) => "TCP SYN".into(),
+                (true, true, _) => "TCP SYN-ACK".into(),
+                (false, _, Some(port)) => format!("TCP {port}"),
+                (false, _, None) => "TCP".into(),
+            }
+        }
+        (ip_proto::UDP, _) => match be16(l4, 2) {
+            Some(port) => format!("UDP {port}"),
+            None => "UDP".into(),
+        },
+        (p, _) => format!("protocol {p}"),
+    };
+    Some((src, dst, what))
+}
+
 fn udp_kind(sport: u16, dport: u16, p: &[u8]) -> UdpKind<'_> {
     let on = |port: u16| sport == port || dport == port;
     if on(NATT_PORT) {
