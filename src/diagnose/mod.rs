@@ -168,10 +168,8 @@ pub fn describe(m: &IkeMsg) -> String {
     if m.retransmission {
         extra.push_str(", retransmission");
     }
-    match &m.opened {
-        Some(crate::track::opened::Decryption::Opened(o)) => extra.push_str(&format!(", decrypted: {}", o.summary())),
-        Some(crate::track::opened::Decryption::Failed(why)) => extra.push_str(&format!(", not decrypted: {why}")),
-        None => {}
+    if let Some(d) = &m.opened {
+        extra.push_str(&format!(", {}", d.describe()));
     }
     for n in &m.notifies {
         let name = if m.major >= 2 {

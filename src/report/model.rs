@@ -160,7 +160,7 @@ impl<'c, 'a> Model<'c, 'a> {
                     arrived_time,
                     label: String::new(),
                     detail: detail(m),
-                    opened: opened(m),
+                    opened: m.opened.as_ref().map(|d| d.describe()),
                     retransmission: m.retransmission,
                     lost,
                     fragments,
@@ -416,14 +416,6 @@ fn detail(m: &IkeMsg) -> String {
         format!("msgid {}", m.msgid)
     } else {
         format!("msgid {:08x}", m.msgid)
-    }
-}
-
-fn opened(m: &IkeMsg) -> Option<String> {
-    use crate::track::opened::Decryption;
-    match m.opened.as_ref()? {
-        Decryption::Opened(o) => Some(format!("decrypted: {}", o.summary())),
-        Decryption::Failed(why) => Some(format!("not decrypted: {why}")),
     }
 }
 

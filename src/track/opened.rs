@@ -105,6 +105,17 @@ pub enum Decryption<T> {
     Failed(String),
 }
 
+impl Decryption<Box<Opened>> {
+    /// `decrypted: IDi=.. N(..)`, or `not decrypted: why`: the words the evidence and the
+    /// timeline both use.
+    pub fn describe(&self) -> String {
+        match self {
+            Decryption::Opened(o) => format!("decrypted: {}", o.summary()),
+            Decryption::Failed(why) => format!("not decrypted: {why}"),
+        }
+    }
+}
+
 /// Tries the key ring on an IKEv2 message (`msg` from the IKE header); `None` when it has no
 /// SK payload or no key is given for its SA. IKE fragments (SKF) are not opened.
 pub fn open_ike(keys: &KeyRing, msg: &[u8]) -> Option<Decryption<Box<Opened>>> {
@@ -117,15 +128,29 @@ pub fn open_ike(keys: &KeyRing, msg: &[u8]) -> Option<Decryption<Box<Opened>>> {
         .take(32)
         .filter_map(Result::ok)
         .find(|p| p.kind == payload_type::V2_SK)?;
-    let from_initiator = h.is_initiator();
+    let cands = keys.ike_candidates(h.initiator_spi(), h.responder_spi());
+    Some(
+        match first_opening(cands, |sa| decrypt::ike_sk(sa, msg, sk.offset, h.is_initiator()))? {
+            Ok(plain) => Decryption::Opened(Box::new(read_inner(&plain))),
+            Err(f) => Decryption::Failed(f.to_string()),
+        },
+    )
+}
+
+/// The first key that opens it, or why none did (an ICV mismatch, what a wrong key gives,
+/// outranks the rest); `None` when no key was given for it.
+fn first_opening<'k, S: 'k>(
+    cands: impl Iterator<Item = &'k S>,
+    open: impl Fn(&S) -> Result<decrypt::Plain, Failure>,
+) -> Option<Result<decrypt::Plain, Failure>> {
     let mut failure = None;
-    for sa in keys.ike_candidates(h.initiator_spi(), h.responder_spi()) {
-        match decrypt::ike_sk(sa, msg, sk.offset, from_initiator) {
-            Ok(plain) => return Some(Decryption::Opened(Box::new(read_inner(&plain)))),
-            Err(e) => failure = Some(failure.map_or(e, |f: Failure| if f == Failure::Icv { f } else { e })),
+    for sa in cands {
+        match open(sa) {
+            Ok(p) => return Some(Ok(p)),
+            Err(e) => failure = Some(if failure == Some(Failure::Icv) { Failure::Icv } else { e }),
         }
     }
-    failure.map(|f| Decryption::Failed(f.to_string()))
+    failure.map(Err)
 }
 
 /// IKEv2 fragment sets (RFC 7383) being opened: each SKF is encrypted on its own; the inner
@@ -159,24 +184,18 @@ impl SkfSets {
             .filter_map(Result::ok)
             .find(|p| p.kind == payload_type::V2_SKF)?;
         let e = isakmp::Encrypted::from_payload(&p)?;
-        let mut failure = None;
-        let mut plain = None;
-        for sa in keys.ike_candidates(h.initiator_spi(), h.responder_spi()) {
-            match decrypt::ike_sk(sa, msg, p.offset, h.is_initiator()) {
-                Ok(pl) => {
-                    plain = Some(pl);
-                    break;
-                }
-                Err(err) => failure = Some(failure.map_or(err, |f: Failure| if f == Failure::Icv { f } else { err })),
-            }
-        }
+        let cands = keys.ike_candidates(h.initiator_spi(), h.responder_spi());
+        let opened = first_opening(cands, |sa| decrypt::ike_sk(sa, msg, p.offset, h.is_initiator()))?;
         let key = (h.initiator_spi(), h.message_id(), h.is_response(), e.total_fragments);
         let i = self.sets.iter().position(|s| s.key == key);
-        let Some(plain) = plain else {
-            if let Some(i) = i {
-                self.sets.remove(i);
+        let plain = match opened {
+            Ok(plain) => plain,
+            Err(f) => {
+                if let Some(i) = i {
+                    self.sets.remove(i);
+                }
+                return Some(Decryption::Failed(f.to_string()));
             }
-            return failure.map(|f| Decryption::Failed(f.to_string()));
         };
         let i = match i {
             Some(i) => i,
@@ -407,30 +426,21 @@ pub fn open_esp(
     number: u64,
     t: f64,
 ) {
-    let mut failure = None;
-    let mut plain = None;
-    for sa in keys.esp_candidates(spi, outer.0, outer.1) {
-        match decrypt::esp(sa, data) {
-            Ok(p) => {
-                plain = Some(p);
-                break;
-            }
-            Err(e) => failure = Some(failure.map_or(e, |f: Failure| if f == Failure::Icv { f } else { e })),
-        }
-    }
-    if plain.is_none() && failure.is_none() {
+    let Some(opened) = first_opening(keys.esp_candidates(spi, outer.0, outer.1), |sa| decrypt::esp(sa, data)) else {
         return;
-    }
+    };
     let o = into.get_or_insert_with(|| EspOpened {
         verified: true,
         ..Default::default()
     });
-    let Some(p) = plain else {
-        o.failed += 1;
-        o.first_failed.get_or_insert(number);
-        o.failure
-            .get_or_insert_with(|| failure.map(|f| f.to_string()).unwrap_or_default());
-        return;
+    let p = match opened {
+        Ok(p) => p,
+        Err(f) => {
+            o.failed += 1;
+            o.first_failed.get_or_insert(number);
+            o.failure.get_or_insert_with(|| f.to_string());
+            return;
+        }
     };
     o.opened += 1;
     o.verified &= p.icv == Icv::Verified;
