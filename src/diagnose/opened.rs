@@ -271,23 +271,27 @@ fn initiator_refused(case: &Case<'_>, q: Option<&Seen<'_>>, r: &Seen<'_>, x: &Se
 /// The ESP SA keyed for the SPI the initiator proposed: a daemon derived the child SA's keys,
 /// which it does only once the proposal and traffic selectors are agreed.
 fn keyed_child(case: &Case<'_>, q: &Seen<'_>) -> Option<u32> {
-    q.o.child_spis.iter().copied().find(|spi| {
-        case.gws
-            .iter()
-            .filter_map(|g| g.tl()?.keys())
-            .any(|k| k.esp.iter().any(|sa| sa.spi == Some(*spi)))
-    })
+    q.o.child_spis
+        .iter()
+        .copied()
+        .find(|spi| esp_keys(case).any(|sa| sa.spi == Some(*spi)))
+}
+
+/// The ESP SAs of the keys given (every capture's timeline holds the same key ring).
+fn esp_keys<'c>(case: &'c Case<'_>) -> impl Iterator<Item = &'c crate::keys::EspSa> {
+    case.gws
+        .iter()
+        .find_map(|g| g.tl()?.keys())
+        .into_iter()
+        .flat_map(|k| k.esp.iter())
 }
 
 /// ESP keys given for an SA between the two ends of `m` while no ESP of that SPI was seen: a
 /// daemon derived a child SA's keys, which it does only once the child SA is agreed. Its SPI.
-pub fn keyed_unused_esp(case: &Case<'_>, m: &IkeMsg) -> Option<u32> {
+fn keyed_unused_esp(case: &Case<'_>, m: &IkeMsg) -> Option<u32> {
     let ends = [m.src.ip(), m.dst.ip()];
     let seen = |spi: u32| case.esp.iter().any(|p| p.spi == spi);
-    case.gws
-        .iter()
-        .filter_map(|g| g.tl()?.keys())
-        .flat_map(|k| k.esp.iter())
+    esp_keys(case)
         .filter(|sa| sa.dst.is_some_and(|d| ends.contains(&d)) && sa.src.is_none_or(|s| ends.contains(&s)))
         .filter_map(|sa| sa.spi)
         .find(|&spi| !seen(spi))
