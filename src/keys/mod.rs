@@ -63,7 +63,7 @@ impl Integ {
 }
 
 /// The keys of one ESP SA (one direction).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EspSa {
     /// `None` when the source does not say (the SA is then tried on every ESP packet whose ICV
     /// can tell: an integrity key or an AEAD cipher is needed).
@@ -82,7 +82,7 @@ pub struct EspSa {
 }
 
 /// The keys of one IKEv2 SA: both directions' SK_e and SK_a.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct IkeSa {
     /// (initiator SPI, responder SPI); `None` when the source does not say (tried on every IKEv2
     /// SK payload whose ICV can tell).
@@ -124,7 +124,7 @@ impl std::fmt::Debug for IkeSa {
 
 /// The phase-1 encryption key of one IKEv1 SA, as Wireshark's `ikev1_decryption_table` holds
 /// it: the algorithm is the one the SA payload negotiated.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Ikev1Sa {
     pub icookie: [u8; 8],
     pub encr_key: Vec<u8>,
@@ -152,23 +152,20 @@ impl KeyRing {
         self.esp.is_empty() && self.ike.is_empty() && self.ikev1.is_empty()
     }
 
-    /// Adds `other`'s keys; an SA given twice is kept once.
+    /// Adds `other`'s keys; an SA given twice is kept once (found by hash: sources hold up to
+    /// 100 000 SAs each).
     pub fn extend(&mut self, other: KeyRing) {
-        for sa in other.esp {
-            if !self.esp.contains(&sa) {
-                self.esp.push(sa);
+        fn add<T: Clone + Eq + std::hash::Hash>(into: &mut Vec<T>, from: Vec<T>) {
+            let mut seen: std::collections::HashSet<T> = into.iter().cloned().collect();
+            for sa in from {
+                if seen.insert(sa.clone()) {
+                    into.push(sa);
+                }
             }
         }
-        for sa in other.ike {
-            if !self.ike.contains(&sa) {
-                self.ike.push(sa);
-            }
-        }
-        for sa in other.ikev1 {
-            if !self.ikev1.contains(&sa) {
-                self.ikev1.push(sa);
-            }
-        }
+        add(&mut self.esp, other.esp);
+        add(&mut self.ike, other.ike);
+        add(&mut self.ikev1, other.ikev1);
     }
 
     /// The ESP SAs to try on a packet: those with this SPI whose addresses (where known) are
